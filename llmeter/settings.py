@@ -1,0 +1,75 @@
+"""Project discovery and the settings every step shares.
+
+Settings come from environment variables so that the CLI, plain `dbt build` (through
+`profiles.yml`) and the dlt pipelines agree on one warehouse file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_WAREHOUSE = "warehouse/llmeter.duckdb"
+DEFAULT_PUBLISHED = "warehouse/published/llmeter.duckdb"
+DEFAULT_MEMORY_LIMIT = "4GB"
+
+
+class ProjectNotFoundError(RuntimeError):
+    """Raised when no LLMeter project is found above the working directory."""
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """Return the nearest folder at or above `start` that holds an LLMeter `dbt_project.yml`."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        project_file = folder / "dbt_project.yml"
+        if project_file.is_file() and "name: llmeter" in project_file.read_text(encoding="utf-8"):
+            return folder
+    raise ProjectNotFoundError(
+        f"No LLMeter project (a dbt_project.yml with 'name: llmeter') at or above {here}. "
+        "Run llmeter from the project folder or one of its subfolders."
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings of one run."""
+
+    project_root: Path
+    warehouse_path: Path
+    published_path: Path
+    memory_limit: str
+    as_of_date: dt.date
+
+    @property
+    def lock_path(self) -> Path:
+        return self.warehouse_path.with_name(self.warehouse_path.name + ".lock")
+
+
+def _resolve(root: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else root / path
+
+
+def parse_as_of(value: str | None) -> dt.date:
+    """Parse LLMETER_AS_OF (YYYY-MM-DD); empty or unset means the current UTC date."""
+    if not value:
+        return dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError(f"LLMETER_AS_OF must be a date like 2026-11-01, got {value!r}") from error
+
+
+def load_settings(project_root: Path | None = None) -> Settings:
+    """Read the settings from the environment, resolving paths against the project root."""
+    root = project_root or find_project_root()
+    return Settings(
+        project_root=root,
+        warehouse_path=_resolve(root, os.environ.get("LLMETER_WAREHOUSE") or DEFAULT_WAREHOUSE),
+        published_path=_resolve(root, os.environ.get("LLMETER_PUBLISHED") or DEFAULT_PUBLISHED),
+        memory_limit=os.environ.get("LLMETER_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT,
+        as_of_date=parse_as_of(os.environ.get("LLMETER_AS_OF")),
+    )

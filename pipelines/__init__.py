@@ -1,0 +1,1 @@
+"""dlt sources of LLMeter, one subpackage each, and what they share."""
