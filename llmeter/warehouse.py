@@ -19,11 +19,10 @@ def connect(path: Path, *, memory_limit: str = "4GB", read_only: bool = False) -
     """Open the DuckDB file at `path` in UTC with `memory_limit`."""
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(
-        str(path),
-        read_only=read_only,
-        config={"TimeZone": "UTC", "memory_limit": memory_limit},
-    )
+    connection = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit})
+    # TimeZone cannot go in the connect config: it needs the ICU extension, which DuckDB loads
+    # only after the connection exists.
+    connection.execute("set TimeZone = 'UTC'")
     return connection
 
 

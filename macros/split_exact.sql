@@ -31,7 +31,9 @@ select
             cast(
                 split_ranked._split_base_pico
                 + case
-                    when split_ranked._split_rank <= split_ranked._split_leftover_pico then 1
+                    when split_ranked._split_total_weight > 0
+                        and split_ranked._split_rank <= split_ranked._split_leftover_pico
+                        then 1
                     else 0
                 end
                 + case
