@@ -94,8 +94,22 @@ def write_rows(
     """Replace the rows of one step of one run with its own row and one row per subject."""
     duration = None if ended_at is None else round((ended_at - started_at).total_seconds(), 3)
     rows: list[tuple[Any, ...]] = [
-        (run_id, command, step, "", started_at, ended_at, duration, status, None, None, None, None,
-         message, None)
+        (
+            run_id,
+            command,
+            step,
+            "",
+            started_at,
+            ended_at,
+            duration,
+            status,
+            None,
+            None,
+            None,
+            None,
+            message,
+            None,
+        )
     ]
     for result in subjects:
         rows.append(

@@ -30,7 +30,9 @@ def _utc_date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected a date like 2026-11-01, got {value!r}") from error
+        raise argparse.ArgumentTypeError(
+            f"expected a date like 2026-11-01, got {value!r}"
+        ) from error
 
 
 def _add_window_options(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     extract = commands.add_parser("extract", help="load sources into the warehouse's raw tables")
-    extract.add_argument("sources", nargs="*", metavar="SOURCE", help="sources to load (default: all)")
+    extract.add_argument(
+        "sources", nargs="*", metavar="SOURCE", help="sources to load (default: all)"
+    )
     _add_window_options(extract)
 
     build = commands.add_parser("build", help="dbt build: seeds, models and their tests")
@@ -81,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="generate the demo company, serve its provider APIs on 127.0.0.1 and run the job",
     )
-    demo.add_argument("--customers", type=int, default=200, help="number of customers (default 200)")
+    demo.add_argument(
+        "--customers", type=int, default=200, help="number of customers (default 200)"
+    )
     demo.add_argument("--days", type=int, default=90, help="days of history (default 90)")
     demo.add_argument(
         "--calls-per-day",

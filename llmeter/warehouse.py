@@ -15,11 +15,15 @@ import duckdb
 import pyarrow as pa
 
 
-def connect(path: Path, *, memory_limit: str = "4GB", read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: Path, *, memory_limit: str = "4GB", read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
     """Open the DuckDB file at `path` in UTC with `memory_limit`."""
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit})
+    connection = duckdb.connect(
+        str(path), read_only=read_only, config={"memory_limit": memory_limit}
+    )
     # TimeZone cannot go in the connect config: it needs the ICU extension, which DuckDB loads
     # only after the connection exists.
     connection.execute("set TimeZone = 'UTC'")
@@ -38,10 +42,12 @@ def connection(
         opened.close()
 
 
-def fetch_arrow(connection: duckdb.DuckDBPyConnection, sql: str, parameters: list[object] | None = None) -> pa.Table:
+def fetch_arrow(
+    connection: duckdb.DuckDBPyConnection, sql: str, parameters: list[object] | None = None
+) -> pa.Table:
     """Run `sql` and return an Arrow table, which keeps DECIMAL columns exact.
 
     DuckDB's `.df()` turns DECIMAL into float64, so money reaches pandas only through Arrow
     (`table.to_pandas(types_mapper=pd.ArrowDtype)`).
     """
-    return connection.execute(sql, parameters or []).fetch_arrow_table()
+    return connection.execute(sql, parameters or []).to_arrow_table()

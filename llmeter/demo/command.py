@@ -1,0 +1,213 @@
+"""`llmeter demo`: generate the demo company, serve its provider APIs and run the nightly job.
+
+The job runs in this process against the fake Admin APIs on 127.0.0.1, with the environment
+of the sources pointed at the generated folder. The environment is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from llmeter import warehouse
+from llmeter.demo.company import DemoOptions
+from llmeter.demo.simulator import DemoSummary, generate_demo
+from llmeter.settings import Settings, find_project_root, load_settings
+from llmeter.steps import STEPS, RunContext, new_run_id, run_steps
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+LEAST_PROFITABLE_COUNT = 5
+
+
+def run_demo(arguments: argparse.Namespace) -> int:
+    """Run `llmeter demo` and return its exit code: 0 on success, 1 when the run failed."""
+    options = DemoOptions(
+        customers=arguments.customers,
+        days=arguments.days,
+        calls_per_day=arguments.calls_per_day,
+        as_of=arguments.as_of,
+        seed=arguments.seed,
+    )
+    options.validate()
+    root = find_project_root()
+    output = Path(arguments.output).expanduser()
+    if not output.is_absolute():
+        output = root / output
+
+    summary = generate_demo(options, output)
+    _print_generation(summary)
+    if arguments.generate_only:
+        return EXIT_OK
+
+    # Imported here: the fake servers are only needed for a run.
+    from llmeter.demo.fake_apis import FakeProviderServer
+
+    now = dt.datetime.combine(options.as_of, dt.time(), tzinfo=dt.UTC)
+    try:
+        server = FakeProviderServer.from_demo_folder(output, now=now)
+    except OSError as error:
+        logger.error("Could not start the fake provider APIs on 127.0.0.1: %s", error)
+        return EXIT_FAILED
+    with server:
+        environment = {
+            "SOURCES__OPENAI__ADMIN_KEY": server.admin_keys["openai"],
+            "SOURCES__OPENAI__BASE_URL": server.openai_base_url,
+            "SOURCES__ANTHROPIC__ADMIN_KEY": server.admin_keys["anthropic"],
+            "SOURCES__ANTHROPIC__BASE_URL": server.anthropic_base_url,
+            "SOURCES__CALL_LOGS__BUCKET_URL": str(output / "call_logs"),
+            "SOURCES__CUSTOMERS__BUCKET_URL": str(output / "customers"),
+            "SOURCES__INVOICES__BUCKET_URL": str(output / "invoices"),
+            "SOURCES__OPENAI__BACKFILL_DAYS": str(options.days),
+            "SOURCES__ANTHROPIC__BACKFILL_DAYS": str(options.days),
+            "LLMETER_AS_OF": options.as_of.isoformat(),
+        }
+        with _environment(environment):
+            settings = load_settings(root)
+            context = RunContext(settings=settings, run_id=new_run_id(), command="demo")
+            print(f"Running the nightly job {context.run_id} on {settings.warehouse_path}")
+            succeeded = run_steps(context, STEPS)
+
+    _print_warehouse(settings, options.as_of)
+    if not succeeded:
+        print("The demo run failed; run_audit and the log above name the failed step.")
+        return EXIT_FAILED
+    print("The demo run succeeded.")
+    return EXIT_OK
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a `with` block, then restore them."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _print_generation(summary: DemoSummary) -> None:
+    print(f"Demo company written to {summary.output}")
+    print(f"  period: {summary.first_day} to {summary.last_day} (UTC days)")
+    print(f"  customers: {summary.customers}, subscriptions: {summary.subscriptions}")
+    print(
+        f"  calls: {summary.calls_tagged} tagged in call logs, {summary.calls_untagged} untagged "
+        f"(provider view only), {summary.late_records} late records"
+    )
+    print(f"  invoices: {summary.invoices}")
+
+
+def last_complete_month(as_of: dt.date) -> dt.date:
+    """Return the first day of the last calendar month that ended before `as_of`."""
+    return (as_of.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def _print_warehouse(settings: Settings, as_of: dt.date) -> None:
+    """Print rows per public mart, the least profitable customers and the reconciliation."""
+    if not settings.warehouse_path.is_file():
+        print(f"No warehouse at {settings.warehouse_path}")
+        return
+    with warehouse.connection(
+        settings.warehouse_path, memory_limit=settings.memory_limit, read_only=True
+    ) as connection:
+        tables = _columns_by_table(connection)
+        print("Rows per table:")
+        for schema, table in sorted(tables):
+            if schema == "marts" or (schema, table) == ("audit", "run_audit"):
+                count = connection.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
+                print(f"  {schema}.{table}: {count[0] if count else 0}")
+
+        margins = tables.get(("marts", "fct_customer_monthly_margins"))
+        if margins is not None:
+            _print_least_profitable(connection, margins, last_complete_month(as_of))
+        reconciliation = tables.get(("marts", "fct_invoice_reconciliation"))
+        if reconciliation is not None:
+            _print_reconciliation(connection, reconciliation)
+
+
+def _columns_by_table(
+    connection: duckdb.DuckDBPyConnection,
+) -> dict[tuple[str, str], dict[str, str]]:
+    """Return the column names and types of every table and view, by (schema, table)."""
+    rows = connection.execute(
+        "select table_schema, table_name, column_name, data_type "
+        "from information_schema.columns where table_catalog = current_database() "
+        "order by table_schema, table_name, ordinal_position"
+    ).fetchall()
+    tables: dict[tuple[str, str], dict[str, str]] = {}
+    for schema, table, column, data_type in rows:
+        tables.setdefault((schema, table), {})[column] = data_type
+    return tables
+
+
+def _month_column(columns: Mapping[str, str]) -> str | None:
+    """Return the name of the date column that identifies the month, if the mart has one."""
+    for name, data_type in columns.items():
+        if "month" in name and data_type.upper() in {"DATE", "TIMESTAMP"}:
+            return name
+    return None
+
+
+def _print_least_profitable(
+    connection: duckdb.DuckDBPyConnection, columns: Mapping[str, str], month: dt.date
+) -> None:
+    wanted = ("customer_id", "revenue_usd", "allocated_cost_usd", "gross_margin_usd")
+    month_column = _month_column(columns)
+    if month_column is None or any(name not in columns for name in wanted):
+        print("marts.fct_customer_monthly_margins lacks the columns of the summary; skipped")
+        return
+    filters = [f"date_trunc('month', \"{month_column}\") = ?"]
+    if "is_unattributed" in columns:
+        filters.append("not is_unattributed")
+    rows = connection.execute(
+        f"select {', '.join(wanted)} from marts.fct_customer_monthly_margins "
+        f"where {' and '.join(filters)} "
+        f"order by gross_margin_usd, customer_id limit {LEAST_PROFITABLE_COUNT}",
+        [month],
+    ).fetchall()
+    print(f"Least profitable customers in {month:%Y-%m}:")
+    header = ("customer_id", "revenue_usd", "allocated_cost_usd", "gross_margin_usd")
+    print(f"  {header[0]:<16} {header[1]:>14} {header[2]:>20} {header[3]:>18}")
+    for customer_id, revenue, cost, margin in rows:
+        print(f"  {customer_id:<16} {_money(revenue):>14} {_money(cost):>20} {_money(margin):>18}")
+    if not rows:
+        print("  (no rows)")
+
+
+def _money(value: Decimal | None) -> str:
+    return "null" if value is None else f"{value:.2f}"
+
+
+def _print_reconciliation(
+    connection: duckdb.DuckDBPyConnection, columns: Mapping[str, str]
+) -> None:
+    period_columns = [name for name in columns if name.startswith("period")]
+    if "provider" not in columns or "status" not in columns or not period_columns:
+        print("marts.fct_invoice_reconciliation lacks the columns of the summary; skipped")
+        return
+    selected = ["provider", *period_columns, "status"]
+    quoted = ", ".join(f'"{name}"' for name in selected)
+    rows = connection.execute(
+        f"select {quoted} from marts.fct_invoice_reconciliation order by {quoted}"
+    ).fetchall()
+    print("Invoice reconciliation:")
+    for row in rows:
+        provider, *period, status = row
+        print(f"  {provider:<10} {' to '.join(str(value) for value in period):<25} {status}")
+    if not rows:
+        print("  (no rows)")
