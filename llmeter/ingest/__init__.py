@@ -1,0 +1,1 @@
+"""The call-log ingest endpoint: record rules, durable spool files and the HTTP server."""
