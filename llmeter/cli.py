@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of",
         type=_utc_date,
         default=dt.date(2026, 11, 1),
-        help="the simulated today, YYYY-MM-DD; the history ends the day before (default 2026-11-01)",
+        help="the simulated today, YYYY-MM-DD; the history ends the day before "
+        "(default 2026-11-01)",
     )
     demo.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     demo.add_argument(

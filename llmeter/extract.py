@@ -57,7 +57,7 @@ def run_extract(context: RunContext) -> StepResult:
             logger.info("Source %s skipped: %s", name, skipped)
             subjects.append(SubjectResult(subject=name, status="skipped", message=str(skipped)))
             continue
-        except Exception as error:  # noqa: BLE001 (one failed source must not hide the others)
+        except Exception as error:  # one failed source must not hide the others
             logger.exception("Source %s failed", name)
             failed.append(f"{name} ({error})")
             subjects.append(SubjectResult(subject=name, status="failed", message=str(error)))

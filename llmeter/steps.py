@@ -153,7 +153,7 @@ def _run_one(context: RunContext, step: Step) -> tuple[bool, str]:
     logger.info("Step %s started: %s", step.name, step.description)
     try:
         result = step.load()(context)
-    except Exception as error:  # noqa: BLE001 (every failure is recorded, then reported)
+    except Exception as error:  # every failure is recorded, then reported
         message = str(error) or type(error).__name__
         if not isinstance(error, StepFailedError):
             logger.exception("Step %s raised %s", step.name, type(error).__name__)

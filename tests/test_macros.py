@@ -33,7 +33,11 @@ with parts as (
 ),
 
 split as (
-    {{ llmeter.split_exact('parts', 'amount_usd', 'weight', ['group_id'], ['member_id'], 'part_usd') }}
+    {{
+        llmeter.split_exact(
+            'parts', 'amount_usd', 'weight', ['group_id'], ['member_id'], 'part_usd'
+        )
+    }}
 )
 
 select group_id, member_id, part_usd from split

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -22,6 +23,9 @@ from llmeter.demo.company import DemoOptions
 from llmeter.demo.simulator import DemoSummary, generate_demo
 from llmeter.settings import Settings, find_project_root, load_settings
 from llmeter.steps import STEPS, RunContext, new_run_id, run_steps
+
+if TYPE_CHECKING:
+    from llmeter.demo.fake_apis import FakeProviderServer
 
 logger = logging.getLogger(__name__)
 
@@ -59,24 +63,11 @@ def run_demo(arguments: argparse.Namespace) -> int:
     except OSError as error:
         logger.error("Could not start the fake provider APIs on 127.0.0.1: %s", error)
         return EXIT_FAILED
-    with server:
-        environment = {
-            "SOURCES__OPENAI__ADMIN_KEY": server.admin_keys["openai"],
-            "SOURCES__OPENAI__BASE_URL": server.openai_base_url,
-            "SOURCES__ANTHROPIC__ADMIN_KEY": server.admin_keys["anthropic"],
-            "SOURCES__ANTHROPIC__BASE_URL": server.anthropic_base_url,
-            "SOURCES__CALL_LOGS__BUCKET_URL": str(output / "call_logs"),
-            "SOURCES__CUSTOMERS__BUCKET_URL": str(output / "customers"),
-            "SOURCES__INVOICES__BUCKET_URL": str(output / "invoices"),
-            "SOURCES__OPENAI__BACKFILL_DAYS": str(options.days),
-            "SOURCES__ANTHROPIC__BACKFILL_DAYS": str(options.days),
-            "LLMETER_AS_OF": options.as_of.isoformat(),
-        }
-        with _environment(environment):
-            settings = load_settings(root)
-            context = RunContext(settings=settings, run_id=new_run_id(), command="demo")
-            print(f"Running the nightly job {context.run_id} on {settings.warehouse_path}")
-            succeeded = run_steps(context, STEPS)
+    with server, _environment(source_environment(output, server, options)):
+        settings = load_settings(root)
+        context = RunContext(settings=settings, run_id=new_run_id(), command="demo")
+        print(f"Running the nightly job {context.run_id} on {settings.warehouse_path}")
+        succeeded = run_steps(context, STEPS)
 
     _print_warehouse(settings, options.as_of)
     if not succeeded:
@@ -84,6 +75,24 @@ def run_demo(arguments: argparse.Namespace) -> int:
         return EXIT_FAILED
     print("The demo run succeeded.")
     return EXIT_OK
+
+
+def source_environment(
+    output: Path, server: FakeProviderServer, options: DemoOptions
+) -> dict[str, str]:
+    """The settings that point every source at the demo folder and the fake Admin APIs."""
+    return {
+        "SOURCES__OPENAI__ADMIN_KEY": server.admin_keys["openai"],
+        "SOURCES__OPENAI__BASE_URL": server.openai_base_url,
+        "SOURCES__ANTHROPIC__ADMIN_KEY": server.admin_keys["anthropic"],
+        "SOURCES__ANTHROPIC__BASE_URL": server.anthropic_base_url,
+        "SOURCES__CALL_LOGS__BUCKET_URL": str(output / "call_logs"),
+        "SOURCES__CUSTOMERS__BUCKET_URL": str(output / "customers"),
+        "SOURCES__INVOICES__BUCKET_URL": str(output / "invoices"),
+        "SOURCES__OPENAI__BACKFILL_DAYS": str(options.days),
+        "SOURCES__ANTHROPIC__BACKFILL_DAYS": str(options.days),
+        "LLMETER_AS_OF": options.as_of.isoformat(),
+    }
 
 
 @contextmanager
