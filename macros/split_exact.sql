@@ -85,13 +85,22 @@ from (
                 select
                     split_input.*,
                     case when split_input.{{ amount_column }} < 0 then -1 else 1 end as _split_sign,
-                    cast(
-                        floor(abs(split_input.{{ amount_column }}) * 1000000000000) as {{ big }}
+                    -- Whole dollars and the fraction are scaled apart, so that amounts of
+                    -- up to 10^20 dollars fit the 38 digits of a DECIMAL.
+                    cast(floor(abs(split_input.{{ amount_column }})) as {{ big }}) * 1000000000000
+                    + cast(
+                        floor(
+                            (abs(split_input.{{ amount_column }})
+                            - floor(abs(split_input.{{ amount_column }}))) * 1000000000000
+                        ) as {{ big }}
                     ) as _split_total_pico,
-                    cast(abs(split_input.{{ amount_column }}) as {{ llmeter.type_usd() }})
+                    (abs(split_input.{{ amount_column }})
+                    - floor(abs(split_input.{{ amount_column }})))
                     - cast(
-                        floor(abs(split_input.{{ amount_column }}) * 1000000000000)
-                        as decimal(38, 0)
+                        floor(
+                            (abs(split_input.{{ amount_column }})
+                            - floor(abs(split_input.{{ amount_column }}))) * 1000000000000
+                        ) as decimal(38, 0)
                     ) * 0.000000000001 as _split_sub_pico_usd,
                     cast(
                         floor(coalesce(split_input.{{ weight_column }}, 0) * {{ weight_multiplier }})

@@ -28,7 +28,9 @@ with parts as (
             ('sub_pico', 'b', cast('1.0000000000005' as decimal(38, 18)), 1),
             ('zero_weight', 'a', cast('0.000000000001' as decimal(38, 18)), 1),
             ('zero_weight', 'b', cast('0.000000000001' as decimal(38, 18)), 1),
-            ('zero_weight', 'z', cast('0.000000000001' as decimal(38, 18)), 0)
+            ('zero_weight', 'z', cast('0.000000000001' as decimal(38, 18)), 0),
+            ('large', 'a', cast('123456789012.000000000000003' as decimal(38, 18)), 1),
+            ('large', 'b', cast('123456789012.000000000000003' as decimal(38, 18)), 2)
     ) as input_rows (group_id, member_id, amount_usd, weight)
 ),
 
@@ -121,6 +123,15 @@ def test_split_exact_zero_weight_gets_nothing(macro_warehouse: Path) -> None:
     assert parts["a"] == Decimal("0.000000000001")
     assert parts["b"] == Decimal("0")
     assert parts["z"] == Decimal("0")
+
+
+@pytest.mark.slow
+def test_split_exact_large_amount(macro_warehouse: Path) -> None:
+    parts = _parts(macro_warehouse, "large")
+    # 123,456,789,012 USD split 1:2 is 41,152,263,004 and 82,304,526,008 exactly; the
+    # 0.000000000000003 below a pico-dollar goes to the heavier row, which ranks first.
+    assert parts["a"] == Decimal("41152263004")
+    assert parts["b"] == Decimal("82304526008.000000000000003")
 
 
 @pytest.mark.slow
