@@ -1,0 +1,26 @@
+with source as (
+    select
+        bucket_start_at,
+        project_id,
+        user_id,
+        api_key_id,
+        vector_store_id,
+        num_requests,
+        extracted_at
+    from {{ source('openai', 'usage_file_search_calls') }}
+),
+
+final as (
+    select
+        {{ llmeter.utc_date('bucket_start_at') }} as usage_date,
+        {{ llmeter.utc_timestamp('bucket_start_at') }} as bucket_start_at,
+        coalesce(project_id, '(not grouped)') as project_id,
+        coalesce(user_id, '(not grouped)') as user_id,
+        coalesce(api_key_id, '(not grouped)') as api_key_id,
+        coalesce(vector_store_id, '(not grouped)') as vector_store_id,
+        coalesce(num_requests, 0) as file_search_requests,
+        {{ llmeter.utc_timestamp('extracted_at') }} as extracted_at
+    from source
+)
+
+select * from final

@@ -1,0 +1,32 @@
+with source as (
+    select
+        bucket_start_at,
+        project_id,
+        user_id,
+        api_key_id,
+        model,
+        size,
+        source as image_source,
+        images,
+        num_model_requests,
+        extracted_at
+    from {{ source('openai', 'usage_images') }}
+),
+
+final as (
+    select
+        {{ llmeter.utc_date('bucket_start_at') }} as usage_date,
+        {{ llmeter.utc_timestamp('bucket_start_at') }} as bucket_start_at,
+        coalesce(project_id, '(not grouped)') as project_id,
+        coalesce(user_id, '(not grouped)') as user_id,
+        coalesce(api_key_id, '(not grouped)') as api_key_id,
+        coalesce(model, '(not grouped)') as model,
+        coalesce(size, '(not grouped)') as image_size,
+        coalesce(image_source, '(not grouped)') as image_source,
+        coalesce(images, 0) as images,
+        coalesce(num_model_requests, 0) as requests,
+        {{ llmeter.utc_timestamp('extracted_at') }} as extracted_at
+    from source
+)
+
+select * from final
