@@ -205,18 +205,19 @@ def _money(value: Decimal | None) -> str:
 def _print_reconciliation(
     connection: duckdb.DuckDBPyConnection, columns: Mapping[str, str]
 ) -> None:
-    period_columns = [name for name in columns if name.startswith("period")]
-    if "provider" not in columns or "status" not in columns or not period_columns:
+    wanted = ("provider", "period_start_date", "period_end_date", "status")
+    if any(name not in columns for name in wanted):
         print("marts.fct_invoice_reconciliation lacks the columns of the summary; skipped")
         return
-    selected = ["provider", *period_columns, "status"]
-    quoted = ", ".join(f'"{name}"' for name in selected)
+    has_difference = "billed_difference_usd" in columns
+    difference = "billed_difference_usd" if has_difference else "null"
     rows = connection.execute(
-        f"select {quoted} from marts.fct_invoice_reconciliation order by {quoted}"
+        f"select {', '.join(wanted)}, {difference} from marts.fct_invoice_reconciliation "
+        "order by provider, period_start_date"
     ).fetchall()
-    print("Invoice reconciliation:")
-    for row in rows:
-        provider, *period, status = row
-        print(f"  {provider:<10} {' to '.join(str(value) for value in period):<25} {status}")
+    print("Invoice reconciliation (invoice usage subtotal against provider-billed cost):")
+    for provider, start, end, status, billed_difference in rows:
+        detail = "" if billed_difference is None else f"  difference {_money(billed_difference)}"
+        print(f"  {provider:<10} {start} to {end}  {status}{detail}")
     if not rows:
         print("  (no rows)")
