@@ -14,6 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+
+from llmeter import warehouse
 from llmeter.audit import SubjectResult
 from llmeter.steps import RunContext, StepFailedError, StepResult
 
@@ -23,10 +26,12 @@ logger = logging.getLogger(__name__)
 def dbt_command(context: RunContext, *arguments: str) -> list[str]:
     """The command line that runs dbt with the project's own folder as project and profiles dir."""
     root = str(context.settings.project_root)
+    # `python -m dbt.cli.main` warns that the module is imported twice; calling the click
+    # entry point that the `dbt` script calls does not.
     return [
         sys.executable,
-        "-m",
-        "dbt.cli.main",
+        "-c",
+        "from dbt.cli.main import cli; cli()",
         *arguments,
         "--project-dir",
         root,
@@ -80,56 +85,144 @@ def build_arguments(context: RunContext) -> list[str]:
     return arguments
 
 
-def summarize_run_results(target_path: Path) -> list[SubjectResult]:
-    """Count dbt's nodes by resource type and status from `target/run_results.json`."""
-    results_file = target_path / "run_results.json"
+def target_path(context: RunContext) -> Path:
+    """dbt's target folder: DBT_TARGET_PATH when set (relative to the project), else `target`."""
+    configured = Path(os.environ.get("DBT_TARGET_PATH") or "target")
+    return configured if configured.is_absolute() else context.settings.project_root / configured
+
+
+def summarize_run_results(results_file: Path) -> list[SubjectResult]:
+    """Count dbt's nodes by resource type and status from a `run_results.json`.
+
+    Each subject's details list the nodes that warned (`warnings`) or failed (`failures`).
+    """
     if not results_file.is_file():
         return []
     results = json.loads(results_file.read_text(encoding="utf-8"))["results"]
 
     counts: dict[str, dict[str, int]] = {}
-    problems: dict[str, list[str]] = {}
+    warnings: dict[str, list[str]] = {}
+    failures: dict[str, list[str]] = {}
     for result in results:
         resource_type = result["unique_id"].split(".")[0]
         status = str(result["status"])
         counts.setdefault(resource_type, {}).setdefault(status, 0)
         counts[resource_type][status] += 1
-        if status in {"warn", "fail", "error"}:
-            problems.setdefault(resource_type, []).append(
-                f"{result['unique_id']}: {status} ({result.get('message') or ''})".strip()
-            )
+        line = f"{result['unique_id']}: {status} ({result.get('message') or ''})"
+        if status == "warn":
+            warnings.setdefault(resource_type, []).append(line)
+        elif status in {"fail", "error"}:
+            failures.setdefault(resource_type, []).append(line)
 
     subjects = []
     for resource_type, by_status in sorted(counts.items()):
-        has_error = any(by_status.get(status) for status in ("error", "fail"))
-        has_warning = bool(by_status.get("warn"))
-        status = "failed" if has_error else "warned" if has_warning else "succeeded"
+        status = (
+            "failed"
+            if resource_type in failures
+            else "warned"
+            if resource_type in warnings
+            else "succeeded"
+        )
         subjects.append(
             SubjectResult(
                 subject=f"dbt {resource_type}s",
                 status=status,
                 message=", ".join(f"{count} {name}" for name, count in sorted(by_status.items())),
-                details={"problems": problems.get(resource_type, [])},
+                details={
+                    "warnings": warnings.get(resource_type, []),
+                    "failures": failures.get(resource_type, []),
+                },
             )
         )
     return subjects
 
 
+UNPRICED_USAGE_SQL = """
+select
+    count(*) as models,
+    coalesce(sum(calls), 0) as calls,
+    coalesce(string_agg(provider || '/' || model, ', ' order by calls desc), '') as named
+from marts.fct_unpriced_usage
+"""
+
+OVER_ATTRIBUTED_SQL = """
+select count(*) as customer_days
+from marts.fct_customer_daily_costs
+where is_over_attributed
+"""
+
+
+def _relation_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    row = connection.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def summarize_cost_quality(context: RunContext) -> list[SubjectResult]:
+    """Report unpriced usage and over-attributed customer-days from the freshly built marts.
+
+    Both are warnings, not failures: an unpriced model has a null list cost and a list-estimate
+    cost of null, and an over-attributed grain was capped at the provider's quantity.
+    """
+    settings = context.settings
+    subjects: list[SubjectResult] = []
+    with warehouse.connection(
+        settings.warehouse_path, memory_limit=settings.memory_limit, read_only=True
+    ) as connection:
+        if _relation_exists(connection, "marts", "fct_unpriced_usage"):
+            models, calls, named = connection.execute(UNPRICED_USAGE_SQL).fetchone() or (0, 0, "")
+            message = (
+                f"{calls} calls of {models} models have no price: {named}"
+                if models
+                else "every tagged call is priced"
+            )
+            if models:
+                logger.warning("Unpriced usage: %s", message)
+            subjects.append(
+                SubjectResult(
+                    subject="unpriced usage",
+                    status="warned" if models else "succeeded",
+                    message=message,
+                    details={"models": models, "calls": calls},
+                )
+            )
+        if _relation_exists(connection, "marts", "fct_customer_daily_costs"):
+            (customer_days,) = connection.execute(OVER_ATTRIBUTED_SQL).fetchone() or (0,)
+            message = (
+                f"{customer_days} customer-days have more tagged usage than the provider "
+                "reported and were capped at the provider's quantity"
+                if customer_days
+                else "no tagged usage exceeds the provider's"
+            )
+            if customer_days:
+                logger.warning("Over-attributed usage: %s", message)
+            subjects.append(
+                SubjectResult(
+                    subject="over-attributed usage",
+                    status="warned" if customer_days else "succeeded",
+                    message=message,
+                    details={"customer_days": customer_days},
+                )
+            )
+    return subjects
+
+
 def run_build(context: RunContext) -> StepResult:
     """Run `dbt build` and fail the step when dbt fails."""
+    results_file = target_path(context) / "run_results.json"
+    # A failure before dbt writes its results must not be reported with the previous run's.
+    results_file.unlink(missing_ok=True)
     exit_code = run_dbt(context, *build_arguments(context))
-    subjects = summarize_run_results(context.settings.project_root / "target")
+    subjects = summarize_run_results(results_file)
     if exit_code != 0:
-        failed = [
-            problem
-            for subject in subjects
-            for problem in subject.details.get("problems", [])
-            if not problem.endswith("warn")
-        ]
+        failed = [failure for subject in subjects for failure in subject.details["failures"]]
         raise StepFailedError(
             f"dbt build exited with {exit_code}"
             + (f": {'; '.join(failed[:5])}" if failed else "; see the dbt log above"),
             subjects,
         )
+    subjects += summarize_cost_quality(context)
     warned = any(subject.status == "warned" for subject in subjects)
     return StepResult(status="warned" if warned else "succeeded", subjects=subjects)
