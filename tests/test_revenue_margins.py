@@ -349,6 +349,31 @@ def test_revenue_unpriced_day(margins: duckdb.DuckDBPyConnection) -> None:
 
 
 @pytest.mark.slow
+def test_revenue_has_cost_data(margins: duckdb.DuckDBPyConnection) -> None:
+    # The first cost row of the hand-made cost mart is on 2026-03-05.
+    rows = margins.execute(
+        "select margin_date, has_cost_data from marts.fct_customer_daily_margins "
+        "where customer_id = 'over' and margin_date in ('2026-03-04', '2026-03-05') "
+        "order by margin_date"
+    ).fetchall()
+    assert [(str(day), flag) for day, flag in rows] == [
+        ("2026-03-04", False),
+        ("2026-03-05", True),
+    ]
+
+    months = margins.execute(
+        "select month_start_date, has_cost_data from marts.fct_customer_monthly_margins "
+        "where customer_id = 'canceller' and month_start_date <= '2026-03-01' "
+        "order by month_start_date"
+    ).fetchall()
+    assert [(str(month), flag) for month, flag in months] == [
+        ("2026-01-01", False),
+        ("2026-02-01", False),
+        ("2026-03-01", True),
+    ]
+
+
+@pytest.mark.slow
 def test_revenue_current_plan(margins: duckdb.DuckDBPyConnection) -> None:
     rows = margins.execute(
         "select customer_id, current_plan_id, is_active from marts.dim_customers "

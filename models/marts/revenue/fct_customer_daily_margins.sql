@@ -12,6 +12,11 @@
     list_estimate days, so unpriced_calls counts them: a day with unpriced calls understates
     its cost.
 
+    Subscriptions usually start long before the first day of cost data the warehouse holds
+    (a provider backfill reads 90 days), so `has_cost_data` marks the days on or after that
+    first day: on earlier days the cost columns are zero because nothing was loaded, not
+    because the customer cost nothing.
+
     The gross margin percentage divides integer pico-dollars, because dividing DECIMALs in
     DuckDB returns DOUBLE, and is truncated toward zero to 6 decimal places.
 #}
@@ -54,6 +59,12 @@ costs as (
     where
         not is_unattributed
         and usage_date < {{ as_of }}
+),
+
+-- the first UTC day of any cost row, the unattributed remainder's included
+cost_coverage as (
+    select min(usage_date) as first_cost_date
+    from {{ ref('fct_customer_daily_costs') }}
 ),
 
 -- 'billed' when every cost row of the day is billed, else 'list_estimate'
@@ -99,8 +110,11 @@ joined as (
         coalesce(overage.overage_requests, 0) as overage_requests,
         coalesce(costs_daily.unpriced_calls, 0) as unpriced_calls,
         coalesce(costs_daily.list_cost_usd, 0) as list_cost_usd,
-        coalesce(costs_daily.allocated_cost_usd, 0) as allocated_cost_usd
+        coalesce(costs_daily.allocated_cost_usd, 0) as allocated_cost_usd,
+        coalesce(customer_days.margin_date >= cost_coverage.first_cost_date, false)
+            as has_cost_data
     from customer_days
+    cross join cost_coverage
     left join fees
         on
             customer_days.customer_id = fees.customer_id
@@ -165,6 +179,7 @@ final as (
         cast(list_cost_usd as {{ llmeter.type_usd() }}) as list_cost_usd,
         cast(allocated_cost_usd as {{ llmeter.type_usd() }}) as allocated_cost_usd,
         cast(cost_basis as {{ dbt.type_string() }}) as cost_basis,
+        cast(has_cost_data as {{ dbt.type_boolean() }}) as has_cost_data,
         cast(unpriced_calls as {{ dbt.type_bigint() }}) as unpriced_calls,
         cast(gross_margin_usd as {{ llmeter.type_usd() }}) as gross_margin_usd,
         cast(gross_margin_pct as decimal(38, 6)) as gross_margin_pct

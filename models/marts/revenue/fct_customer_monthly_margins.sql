@@ -51,6 +51,12 @@ unattributed_costs as (
         and usage_date < {{ as_of }}
 ),
 
+-- the first UTC day of any cost row, the unattributed remainder's included
+cost_coverage as (
+    select min(usage_date) as first_cost_date
+    from {{ ref('fct_customer_daily_costs') }}
+),
+
 subscription_days as (
     select
         customer_id,
@@ -262,6 +268,13 @@ final as (
                 else 'list_estimate'
             end as {{ dbt.type_string() }}
         ) as cost_basis,
+        cast(
+            coalesce(
+                {{ dbt.dateadd('day', 'days_in_month - 1', 'month_start_date') }}
+                >= cost_coverage.first_cost_date,
+                false
+            ) as {{ dbt.type_boolean() }}
+        ) as has_cost_data,
         cast(gross_margin_usd as {{ llmeter.type_usd() }}) as gross_margin_usd,
         cast(gross_margin_pct as decimal(38, 6)) as gross_margin_pct,
         cast(cost_to_revenue_pct as decimal(38, 6)) as cost_to_revenue_pct,
@@ -278,6 +291,7 @@ final as (
             projected_revenue_usd - projected_allocated_cost_usd as {{ llmeter.type_usd() }}
         ) as projected_gross_margin_usd
     from ratios
+    cross join cost_coverage
 )
 
 select * from final
