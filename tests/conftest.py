@@ -19,13 +19,14 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-# Small enough to build in about a minute, large enough for a complete calendar month
-# (September 2026, invoiced), 28 days of anomaly baseline, and the gpt-5.6-sol price change
-# of 2026-08-21.
+# Small enough to build in about a minute, large enough for two complete calendar months
+# (August and September 2026, so that a customer can turn unprofitable in September), 28 days
+# of anomaly baseline, the gpt-5.6-sol price change of 2026-08-21 with 20 days of history
+# before it, and injected events whose daily impact clears the $5 anomaly floor.
 DEMO_OPTIONS = {
     "customers": "15",
-    "days": "50",
-    "calls-per-day": "300",
+    "days": "61",
+    "calls-per-day": "1000",
     "as-of": "2026-10-01",
     "seed": "11",
 }

@@ -208,7 +208,8 @@ class CallFactory:
             expected = self.expected_calls(customer, index)
             if expected <= 0:
                 continue
-            noise = rng.lognormvariate(-(DAILY_NOISE_SIGMA**2) / 2, DAILY_NOISE_SIGMA)
+            sigma = customer.daily_noise_sigma or DAILY_NOISE_SIGMA
+            noise = rng.lognormvariate(-(sigma**2) / 2, sigma)
             count = stochastic_round(rng, expected * noise)
             plan = self.plans[customer.customer_id][index]
             assert plan is not None
@@ -223,10 +224,14 @@ class CallFactory:
                     self._customer_call(rng, day, day_start_ms, customer, feature, dear=dear)
                 )
             if customer.customer_id == events.runaway_customer_id and day == events.runaway_date:
-                # A retry loop repeats the customer's main feature for hours.
+                # A retry loop repeats one request of the customer's main feature for hours,
+                # always to the same model.
                 extra = round((RUNAWAY_MULTIPLIER - 1) * expected)
+                loop_spec = _choose_model(rng, choice.main)
                 for _ in range(extra):
-                    call = self._customer_call(rng, day, day_start_ms, customer, choice.main)
+                    call = self._customer_call(
+                        rng, day, day_start_ms, customer, choice.main, spec=loop_spec
+                    )
                     call.in_runaway_loop = True
                     call.occurred_ms = day_start_ms + rng.randrange(
                         RUNAWAY_HOURS[0] * MS_PER_HOUR, RUNAWAY_HOURS[1] * MS_PER_HOUR
@@ -261,9 +266,9 @@ class CallFactory:
         cache_key = (customer.customer_id, rank)
         if cache_key not in self._feature_choices:
             allowed = [
-                (catalog.FEATURES[name], weight)
+                (catalog.customer_feature(name), weight)
                 for name, weight in customer.features
-                if catalog.FEATURES[name].lowest_plan_rank <= rank
+                if catalog.customer_feature(name).lowest_plan_rank <= rank
             ] or [(catalog.FEATURES["support_chat"], 1.0)]
             self._feature_choices[cache_key] = FeatureChoice(
                 features=[feature for feature, _ in allowed],
@@ -290,13 +295,15 @@ class CallFactory:
         customer: Customer,
         feature: Feature,
         dear: bool = False,
+        spec: ModelSpec | None = None,
     ) -> Call:
+        """Draw one call of `customer`; `spec` fixes the model, else the feature's mix picks it."""
+        scale = 1.0
         if dear:
             spec = catalog.MODELS[catalog.DEAR_MODEL]
             scale = self.dear_scale
-        else:
+        elif spec is None:
             spec = _choose_model(rng, feature)
-            scale = 1.0
         call = self._draw_call(rng, day, feature, spec, scale)
         call.customer_id = customer.customer_id
         if call.is_batch:
@@ -453,7 +460,7 @@ class CallFactory:
 
         rng = random.Random(f"{self.company.options.seed}:dear-estimate")
         spec = catalog.MODELS[catalog.DEAR_MODEL]
-        features = [catalog.FEATURES[name] for name, _ in customer.features] or [
+        features = [catalog.customer_feature(name) for name, _ in customer.features] or [
             catalog.FEATURES["support_chat"]
         ]
         total = Decimal(0)

@@ -253,6 +253,40 @@ FEATURES: dict[str, Feature] = {
     )
 }
 
+REPORT_DRAFTING = Feature(
+    "report_drafting",
+    (("gpt-5.6-sol", 1.0),),
+    5000,
+    0.4,
+    6000,
+    0.4,
+    prefix_tokens=2000,
+    cache_read_probability=0.4,
+    cache_write_probability=0.1,
+    one_hour_write_share=0.0,
+    web_search_probability=0.0,
+    max_web_searches=0,
+    reasoning_share=(0.3, 0.6),
+    long_context_probability=0.0,
+    batch_share=0.0,
+    openai_key="app-backend",
+    anthropic_key="prod-docs",
+    lowest_plan_rank=0,
+)
+"""The only feature of the customer whose cost shows the gpt-5.6-sol price change.
+
+Not in FEATURES, so no other customer draws it. Output dominates its cost, so the price cut of
+2026-08-21 (input -20%, output -33%) lowers its cost by about 31%.
+"""
+
+
+def customer_feature(name: str) -> Feature:
+    """Return the customer feature called `name`, `report_drafting` included."""
+    if name == REPORT_DRAFTING.name:
+        return REPORT_DRAFTING
+    return FEATURES[name]
+
+
 CHEAP_FEATURES = ("support_chat", "ticket_triage")
 """The only features of the customer that later moves to the dear model, before the move."""
 

@@ -24,6 +24,11 @@ UNTAGGED_SHARE_RANGE = (0.065, 0.09)
 """Untagged calls per tagged call on a day, so untagged calls are 6.1-8.3% of all calls."""
 
 RUNAWAY_MULTIPLIER = 20
+PRICE_CHANGE_SHARE = 0.1
+"""The daily calls of the customer whose cost shows the price change, as a share of tagged calls."""
+STEADY_NOISE_SIGMA = 0.04
+"""Day-to-day volume noise (lognormal sigma) of that customer, whose many users smooth its
+traffic; other customers vary by DAILY_NOISE_SIGMA of `calls.py`."""
 UNPROFITABLE_COST_TO_REVENUE = 3
 UNPROFITABLE_DAILY_CALLS = 50.0
 UNPROFITABLE_MAX_SHARE = 0.12
@@ -102,7 +107,10 @@ class Customer:
     features: tuple[tuple[str, float], ...] = ()
     subscriptions: list[Subscription] = field(default_factory=list)
     fixed_daily_calls: float | None = None
-    """Mean calls per day that replace the size-based volume (the unprofitable customer)."""
+    """Mean calls per day that replace the size-based volume (the unprofitable customer and the
+    customer whose cost shows the price change)."""
+    daily_noise_sigma: float | None = None
+    """Lognormal sigma of the day-to-day volume noise; None for the default."""
     stop_date: dt.date | None = None
     """First day with no calls at all (the customer whose usage stops)."""
 
@@ -153,6 +161,9 @@ class InjectedEvents:
     unprofitable_customer_id: str
     unprofitable_month: dt.date | None
     """First day of the month the customer turns unprofitable; None without a complete month."""
+    price_change_customer_id: str
+    """The customer whose calls all go to catalog.PRICE_CHANGE_MODEL, so that its cost drops
+    when that model's price is cut."""
 
 
 @dataclass
@@ -205,6 +216,7 @@ def build_company(options: DemoOptions) -> Company:
         events.runaway_customer_id: "growth",
         events.stopped_customer_id: "growth_annual",
         events.unprofitable_customer_id: "starter",
+        events.price_change_customer_id: "enterprise",
     }
     for customer in customers:
         _draw_subscriptions(options, rng, customer, special.get(customer.customer_id))
@@ -219,6 +231,10 @@ def build_company(options: DemoOptions) -> Company:
         (name, weight) for name, weight in unprofitable.features if name in catalog.CHEAP_FEATURES
     )
     by_id[events.stopped_customer_id].stop_date = events.stop_date
+    steady = by_id[events.price_change_customer_id]
+    steady.fixed_daily_calls = PRICE_CHANGE_SHARE * tagged_per_day
+    steady.features = ((catalog.REPORT_DRAFTING.name, 1.0),)
+    steady.daily_noise_sigma = STEADY_NOISE_SIGMA
 
     subscriptions = sorted(
         (subscription for customer in customers for subscription in customer.subscriptions),
@@ -265,25 +281,30 @@ def _draw_customers(options: DemoOptions, rng: random.Random) -> list[Customer]:
 
 
 def _choose_event_customers(options: DemoOptions, customers: list[Customer]) -> InjectedEvents:
-    # Mid-sized existing customers: large enough that their events stand out, and not the
-    # largest, so that one customer's event does not dominate the provider bill.
+    # Existing customers, so each has history before its event. The stop and the runaway
+    # happen to the two largest, whose daily cost is large enough that losing it, or twenty
+    # times it, is worth a FinOps reader's look; the unprofitable customer is a mid-sized one,
+    # and the price-change customer's volume is set apart from its size.
     existing = sorted(
         (customer for customer in customers if not customer.signed_up_in_period),
         key=lambda customer: (-customer.size, customer.customer_id),
     )
     chosen: list[Customer] = []
-    for fraction in (0.2, 0.34, 0.5):
-        index = int(len(existing) * fraction)
+    for index in (0, 1, len(existing) // 2, len(existing) // 5):
         while existing[index] in chosen:
             index = (index + 1) % len(existing)
         chosen.append(existing[index])
-    runaway, stopped, unprofitable = chosen
+    stopped, runaway, unprofitable, steady = chosen
 
+    # Both on weekdays, when the customer's normal cost is highest.
     days = [options.first_day + dt.timedelta(days=i) for i in range(options.days)]
     runaway_index = round(0.6 * (options.days - 1))
     while days[runaway_index].weekday() >= 5:
         runaway_index -= 1
-    stop_date = days[round(0.7 * (options.days - 1))]
+    stop_index = round(0.7 * (options.days - 1))
+    while days[stop_index].weekday() >= 5:
+        stop_index -= 1
+    stop_date = days[stop_index]
 
     months = complete_months(options.first_day, options.last_day)
     unprofitable_month = None
@@ -297,6 +318,7 @@ def _choose_event_customers(options: DemoOptions, customers: list[Customer]) -> 
         stop_date=stop_date,
         unprofitable_customer_id=unprofitable.customer_id,
         unprofitable_month=unprofitable_month,
+        price_change_customer_id=steady.customer_id,
     )
 
 

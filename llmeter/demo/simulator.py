@@ -34,7 +34,7 @@ from llmeter.demo.ledger import (
     decimal_text,
     openai_cost_rows,
 )
-from llmeter.demo.pricing import PriceOracle
+from llmeter.demo.pricing import OUTPUT, PriceOracle
 from llmeter.demo.writer import (
     MANIFEST,
     call_record,
@@ -422,9 +422,19 @@ def _events(
         for change in oracle.price_changes(
             spec.provider, spec.model, options.first_day, options.last_day
         ):
+            entry: dict[str, Any] = {"event": "price_change"}
+            if change.model == catalog.PRICE_CHANGE_MODEL:
+                # Every call of this customer goes to the model, so its cost shows the change.
+                entry.update(
+                    anomaly_type="cost_drop"
+                    if change.old[OUTPUT] > change.new[OUTPUT]
+                    else "cost_spike",
+                    driver="price_change",
+                    customer_id=events.price_change_customer_id,
+                )
             listed.append(
                 {
-                    "event": "price_change",
+                    **entry,
                     "provider": change.provider,
                     "model": change.model,
                     "date": change.date.isoformat(),
