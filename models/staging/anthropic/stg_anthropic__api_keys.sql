@@ -9,7 +9,7 @@ with source as (
         created_by__id,
         created_by__type,
         extracted_at
-    from {{ source('anthropic', 'api_keys') }}
+    from {{ llmeter.source_or_empty('anthropic', 'api_keys') }}
 ),
 
 final as (

@@ -20,7 +20,7 @@ with source as (
         amount,
         currency,
         extracted_at
-    from {{ source('anthropic', 'cost_report') }}
+    from {{ llmeter.source_or_empty('anthropic', 'cost_report') }}
 ),
 
 renamed as (

@@ -22,7 +22,7 @@ with source as (
         output_tokens,
         server_tool_use__web_search_requests,
         extracted_at
-    from {{ source('anthropic', 'usage_messages') }}
+    from {{ llmeter.source_or_empty('anthropic', 'usage_messages') }}
 ),
 
 renamed as (

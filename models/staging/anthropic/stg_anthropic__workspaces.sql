@@ -5,7 +5,7 @@ with source as (
         created_at,
         archived_at,
         extracted_at
-    from {{ source('anthropic', 'workspaces') }}
+    from {{ llmeter.source_or_empty('anthropic', 'workspaces') }}
 ),
 
 final as (

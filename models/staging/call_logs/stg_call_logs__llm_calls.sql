@@ -31,7 +31,7 @@ with source as (
         source_file,
         source_line,
         loaded_at
-    from {{ source('call_logs', 'llm_calls') }}
+    from {{ llmeter.source_or_empty('call_logs', 'llm_calls') }}
 ),
 
 tiers as (

@@ -7,7 +7,7 @@ source as (
         created_date,
         source_file,
         source_line
-    from {{ source('raw_customers', 'customers') }}
+    from {{ llmeter.source_or_empty('raw_customers', 'customers') }}
 ),
 
 renamed as (

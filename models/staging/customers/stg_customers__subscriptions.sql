@@ -11,7 +11,7 @@ source as (
         discount_pct,
         source_file,
         source_line
-    from {{ source('raw_customers', 'subscriptions') }}
+    from {{ llmeter.source_or_empty('raw_customers', 'subscriptions') }}
 ),
 
 renamed as (

@@ -1,29 +1,8 @@
 {#
     The raw table exists only once the invoices source has run. Without it (no invoice folder
-    configured) this view is empty, so that the build succeeds and the reconciliation shows the
-    months with usage as pending.
+    configured) `source_or_empty` makes this view empty, so that the build succeeds and the
+    reconciliation shows the months with usage as pending.
 #}
-{%- set raw_invoices = load_relation(source('raw_invoices', 'invoices')) -%}
-{%- if raw_invoices is none -%}
-    {%- set raw_invoices -%}
-        (
-            select
-                cast(null as {{ dbt.type_string() }}) as invoice_id,
-                cast(null as {{ dbt.type_string() }}) as provider,
-                cast(null as date) as period_start_date,
-                cast(null as date) as period_end_date,
-                cast(null as {{ dbt.type_string() }}) as currency,
-                cast(null as {{ llmeter.type_usd() }}) as usage_subtotal,
-                cast(null as {{ llmeter.type_usd() }}) as credits,
-                cast(null as {{ llmeter.type_usd() }}) as tax,
-                cast(null as {{ llmeter.type_usd() }}) as total,
-                cast(null as {{ dbt.type_string() }}) as source_file,
-                cast(null as {{ dbt.type_bigint() }}) as source_line,
-                cast(null as {{ dbt.type_timestamp() }}) as source_file_modified_at
-            where 1 = 0
-        )
-    {%- endset -%}
-{%- endif %}
 
 with
 
@@ -41,7 +20,7 @@ source as (
         source_file,
         source_line,
         source_file_modified_at
-    from {{ raw_invoices }} as raw_invoices
+    from {{ llmeter.source_or_empty('raw_invoices', 'invoices') }}
 ),
 
 renamed as (

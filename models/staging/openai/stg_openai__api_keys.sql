@@ -7,7 +7,7 @@ with source as (
         last_used_at,
         owner__type,
         extracted_at
-    from {{ source('openai', 'api_keys') }}
+    from {{ llmeter.source_or_empty('openai', 'api_keys') }}
 ),
 
 final as (

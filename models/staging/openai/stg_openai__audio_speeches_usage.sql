@@ -8,7 +8,7 @@ with source as (
         characters,
         num_model_requests,
         extracted_at
-    from {{ source('openai', 'usage_audio_speeches') }}
+    from {{ llmeter.source_or_empty('openai', 'usage_audio_speeches') }}
 ),
 
 final as (

@@ -8,7 +8,7 @@ with source as (
         seconds,
         num_model_requests,
         extracted_at
-    from {{ source('openai', 'usage_audio_transcriptions') }}
+    from {{ llmeter.source_or_empty('openai', 'usage_audio_transcriptions') }}
 ),
 
 final as (

@@ -4,7 +4,7 @@ with source as (
         project_id,
         num_sessions,
         extracted_at
-    from {{ source('openai', 'usage_code_interpreter_sessions') }}
+    from {{ llmeter.source_or_empty('openai', 'usage_code_interpreter_sessions') }}
 ),
 
 final as (

@@ -22,7 +22,7 @@ with source as (
         output_tokens,
         num_model_requests,
         extracted_at
-    from {{ source('openai', 'usage_completions') }}
+    from {{ llmeter.source_or_empty('openai', 'usage_completions') }}
 ),
 
 renamed as (

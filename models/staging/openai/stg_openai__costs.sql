@@ -16,7 +16,7 @@ with source as (
         quantity,
         quantity_unit,
         extracted_at
-    from {{ source('openai', 'costs') }}
+    from {{ llmeter.source_or_empty('openai', 'costs') }}
 ),
 
 renamed as (

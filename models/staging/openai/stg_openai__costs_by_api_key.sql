@@ -14,7 +14,7 @@ with source as (
         quantity,
         quantity_unit,
         extracted_at
-    from {{ source('openai', 'costs_by_api_key') }}
+    from {{ llmeter.source_or_empty('openai', 'costs_by_api_key') }}
 ),
 
 renamed as (

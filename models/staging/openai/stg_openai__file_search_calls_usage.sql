@@ -7,7 +7,7 @@ with source as (
         vector_store_id,
         num_requests,
         extracted_at
-    from {{ source('openai', 'usage_file_search_calls') }}
+    from {{ llmeter.source_or_empty('openai', 'usage_file_search_calls') }}
 ),
 
 final as (

@@ -10,7 +10,7 @@ with source as (
         images,
         num_model_requests,
         extracted_at
-    from {{ source('openai', 'usage_images') }}
+    from {{ llmeter.source_or_empty('openai', 'usage_images') }}
 ),
 
 final as (

@@ -10,7 +10,7 @@ with source as (
         input_tokens,
         num_model_requests,
         extracted_at
-    from {{ source('openai', 'usage_moderations') }}
+    from {{ llmeter.source_or_empty('openai', 'usage_moderations') }}
 ),
 
 final as (

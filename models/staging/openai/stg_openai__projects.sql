@@ -6,7 +6,7 @@ with source as (
         created_at,
         archived_at,
         extracted_at
-    from {{ source('openai', 'projects') }}
+    from {{ llmeter.source_or_empty('openai', 'projects') }}
 ),
 
 final as (

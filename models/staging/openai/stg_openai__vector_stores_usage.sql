@@ -4,7 +4,7 @@ with source as (
         project_id,
         usage_bytes,
         extracted_at
-    from {{ source('openai', 'usage_vector_stores') }}
+    from {{ llmeter.source_or_empty('openai', 'usage_vector_stores') }}
 ),
 
 final as (

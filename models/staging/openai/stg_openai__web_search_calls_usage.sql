@@ -9,7 +9,7 @@ with source as (
         num_requests,
         num_model_requests,
         extracted_at
-    from {{ source('openai', 'usage_web_search_calls') }}
+    from {{ llmeter.source_or_empty('openai', 'usage_web_search_calls') }}
 ),
 
 final as (
