@@ -83,9 +83,6 @@ def build_demo(root: Path, **extra_environment: str) -> DemoBuild:
     return DemoBuild(**{**build.__dict__, "output": output})
 
 
-PATH_FIELDS = {"root", "files", "warehouse", "published"}
-
-
 @pytest.fixture(scope="session")
 def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
     """The demo company and its warehouse, built once for all workers of the session."""
@@ -96,10 +93,12 @@ def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
         if marker.is_file():
             saved = json.loads(marker.read_text(encoding="utf-8"))
             return DemoBuild(
-                **{
-                    name: Path(value) if name in PATH_FIELDS else value
-                    for name, value in saved.items()
-                }
+                root=Path(saved["root"]),
+                files=Path(saved["files"]),
+                warehouse=Path(saved["warehouse"]),
+                published=Path(saved["published"]),
+                as_of=saved["as_of"],
+                output=saved["output"],
             )
         root = shared / "demo_build"
         root.mkdir(exist_ok=True)
