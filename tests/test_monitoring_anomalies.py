@@ -303,6 +303,8 @@ def test_anomalies_are_the_injected_events(anomalies_warehouse: Path) -> None:
         ("customer", "price", "cost_spike", dt.date(2026, 10, 20)),
         ("customer", "runaway", "cost_spike", dt.date(2026, 10, 21)),
         ("customer", "stops", "cost_drop", dt.date(2026, 10, 14)),
+        # The runaway's calls also lift its provider's total past the 25% relative floor.
+        ("provider", "openai", "cost_spike", dt.date(2026, 10, 21)),
     ]
 
 

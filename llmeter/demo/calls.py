@@ -47,7 +47,13 @@ MAX_STANDARD_INPUT = 150_000
 MAX_DEAR_INPUT = 190_000
 OPENAI_CACHE_MINIMUM = 1024
 OPENAI_CACHE_INCREMENT = 128
-DAILY_NOISE_SIGMA = 0.25
+DAY_EFFECT_CV = 0.1
+"""Coefficient of variation of a customer's day effect: how much all of its users together
+call more or less than usual on a day (a launch, a holiday, a busy week)."""
+NORMAL_POISSON_MEAN = 50.0
+"""Mean from which a Poisson count is drawn from its normal approximation."""
+LONG_CONTEXT_MIN_DAILY_CALLS = 10.0
+"""Expected long-context calls per day from which a customer sends them with a feature at all."""
 DEAR_ESTIMATE_SAMPLES = 400
 MAX_DEAR_SCALE = 12.0
 BATCH_HOURS = (0, 6)
@@ -130,6 +136,36 @@ def format_instant(occurred_ms: int, offset_minutes: int | None) -> str:
     return f"{local:%Y-%m-%dT%H:%M:%S}.{milliseconds:03d}{sign}{hours:02d}:{minutes:02d}"
 
 
+def poisson(rng: random.Random, mean: float) -> int:
+    """Draw a Poisson count: exactly for small means, from the normal approximation above
+    NORMAL_POISSON_MEAN (where its error is far below the demo's other noise)."""
+    if mean <= 0:
+        return 0
+    if mean >= NORMAL_POISSON_MEAN:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit = math.exp(-mean)
+    count = 0
+    product = rng.random()
+    while product > limit:
+        count += 1
+        product *= rng.random()
+    return count
+
+
+def daily_count(rng: random.Random, expected: float, scheduled: bool) -> int:
+    """Draw a customer's number of calls on a day whose expected volume is `expected`.
+
+    Many end users call independently, so the count is Poisson around the expected volume
+    times the customer's day effect (gamma, mean 1, DAY_EFFECT_CV): a small customer's count
+    varies by about 1/sqrt(expected), a large one's by about DAY_EFFECT_CV. A scheduled job
+    sends the expected volume.
+    """
+    if scheduled:
+        return stochastic_round(rng, expected)
+    shape = 1 / DAY_EFFECT_CV**2
+    return poisson(rng, expected * rng.gammavariate(shape, 1 / shape))
+
+
 def stochastic_round(rng: random.Random, value: float) -> int:
     """Round `value` up with probability equal to its fraction, so the mean stays `value`."""
     whole = math.floor(value)
@@ -145,6 +181,10 @@ class CallFactory:
         options = company.options
         self.days = [options.first_day + dt.timedelta(days=i) for i in range(options.days)]
         self.factors = daily_volume_factors(options)
+        mean_weekday = math.fsum(catalog.WEEKDAY_FACTORS) / len(catalog.WEEKDAY_FACTORS)
+        self.weekday_factors = [
+            catalog.WEEKDAY_FACTORS[day.weekday()] / mean_weekday for day in self.days
+        ]
         self.plans = {
             customer.customer_id: [customer.plan_on(day) for day in self.days]
             for customer in company.customers
@@ -164,6 +204,10 @@ class CallFactory:
         ]
         mean_raw = math.fsum(raw) / len(raw)
         self.volume_scale = max(0.0, tagged_per_day - fixed) / mean_raw if mean_raw else 0.0
+        self.long_context_features = {
+            customer.customer_id: self._long_context_features(customer)
+            for customer in company.customers
+        }
 
         events = company.events
         self.dear_from = events.unprofitable_month
@@ -185,6 +229,26 @@ class CallFactory:
         ramp = min(1.0, 0.3 + 0.7 * age / 14) if customer.signed_up_in_period else 1.0
         return customer.size * PLANS[plan].volume_factor * ramp
 
+    def _long_context_features(self, customer: Customer) -> frozenset[str]:
+        """Return the features with which the customer sends long-context calls.
+
+        Long-context calls cost dollars each, so they belong to customers that send them every
+        day (long documents are their business): a customer sends them with a feature only if
+        it expects at least LONG_CONTEXT_MIN_DAILY_CALLS of them on an average day.
+        """
+        mean_calls = math.fsum(
+            self.expected_calls(customer, index) for index in range(len(self.days))
+        ) / len(self.days)
+        total_weight = math.fsum(weight for _, weight in customer.features)
+        chosen = set()
+        for name, weight in customer.features:
+            share = catalog.customer_feature(name).long_context_probability
+            if share > 0 and mean_calls * weight / total_weight * share >= (
+                LONG_CONTEXT_MIN_DAILY_CALLS
+            ):
+                chosen.add(name)
+        return frozenset(chosen)
+
     def expected_calls(self, customer: Customer, index: int) -> float:
         """Return the customer's mean number of calls on the period's day `index`."""
         if customer.stop_date is not None and self.days[index] >= customer.stop_date:
@@ -192,6 +256,8 @@ class CallFactory:
         base = self._base_volume(customer, index)
         if customer.fixed_daily_calls is None:
             base *= self.volume_scale
+        if customer.scheduled:
+            return base * self.weekday_factors[index]
         return base * self.factors[index]
 
     def day_calls(self, index: int) -> list[Call]:
@@ -208,9 +274,7 @@ class CallFactory:
             expected = self.expected_calls(customer, index)
             if expected <= 0:
                 continue
-            sigma = customer.daily_noise_sigma or DAILY_NOISE_SIGMA
-            noise = rng.lognormvariate(-(sigma**2) / 2, sigma)
-            count = stochastic_round(rng, expected * noise)
+            count = daily_count(rng, expected, customer.scheduled)
             plan = self.plans[customer.customer_id][index]
             assert plan is not None
             choice = self._features_of(customer, PLANS[plan].rank)
@@ -304,7 +368,8 @@ class CallFactory:
             scale = self.dear_scale
         elif spec is None:
             spec = _choose_model(rng, feature)
-        call = self._draw_call(rng, day, feature, spec, scale)
+        long_context = feature.name in self.long_context_features[customer.customer_id]
+        call = self._draw_call(rng, day, feature, spec, scale, long_context=long_context)
         call.customer_id = customer.customer_id
         if call.is_batch:
             call.occurred_ms = day_start_ms + rng.randrange(
@@ -329,9 +394,19 @@ class CallFactory:
         return call
 
     def _draw_call(
-        self, rng: random.Random, day: dt.date, feature: Feature, spec: ModelSpec, scale: float
+        self,
+        rng: random.Random,
+        day: dt.date,
+        feature: Feature,
+        spec: ModelSpec,
+        scale: float,
+        long_context: bool = False,
     ) -> Call:
-        """Draw the tokens of one call; the caller sets its customer and time."""
+        """Draw the tokens of one call; the caller sets its customer and time.
+
+        `long_context` lets the call exceed the model's long-context threshold with the
+        feature's long_context_probability.
+        """
         provider = spec.provider
         prices = self.oracle.unit_prices(provider, spec.model, day, batch=False)
         if prices is None or not (prices.has(INPUT_UNCACHED) and prices.has(OUTPUT)):
@@ -350,7 +425,8 @@ class CallFactory:
         total_input = min(max(total_input, 50), cap)
         is_long = False
         if (
-            feature.long_context_probability > 0
+            long_context
+            and feature.long_context_probability > 0
             and prices.long_threshold_tokens is not None
             and rng.random() < feature.long_context_probability
         ):

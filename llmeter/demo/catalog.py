@@ -118,7 +118,8 @@ class Feature:
     reasoning_share: tuple[float, float]
     """Range of the reasoning share of output tokens, for reasoning models."""
     long_context_probability: float
-    """Probability that a call's total input exceeds the model's long-context threshold."""
+    """Probability that a call's total input exceeds the model's long-context threshold, for a
+    customer that sends long-context calls with this feature every day (see `calls.py`)."""
     batch_share: float
     """Share of calls sent through the batch API on days genai-prices has batch prices."""
     openai_key: str
@@ -184,7 +185,7 @@ FEATURES: dict[str, Feature] = {
             web_search_probability=0.0,
             max_web_searches=0,
             reasoning_share=(0.1, 0.3),
-            long_context_probability=0.03,
+            long_context_probability=0.1,
             batch_share=0.3,
             openai_key="app-backend",
             anthropic_key="prod-docs",
@@ -244,7 +245,7 @@ FEATURES: dict[str, Feature] = {
             web_search_probability=0.05,
             max_web_searches=2,
             reasoning_share=(0.2, 0.6),
-            long_context_probability=0.01,
+            long_context_probability=0.05,
             batch_share=0.0,
             openai_key="app-backend",
             anthropic_key="agents-prod",
@@ -257,9 +258,9 @@ REPORT_DRAFTING = Feature(
     "report_drafting",
     (("gpt-5.6-sol", 1.0),),
     5000,
-    0.4,
+    0.25,
     6000,
-    0.4,
+    0.25,
     prefix_tokens=2000,
     cache_read_probability=0.4,
     cache_write_probability=0.1,
@@ -275,7 +276,8 @@ REPORT_DRAFTING = Feature(
 )
 """The only feature of the customer whose cost shows the gpt-5.6-sol price change.
 
-Not in FEATURES, so no other customer draws it. Output dominates its cost, so the price cut of
+Not in FEATURES, so no other customer draws it. Its reports are of similar size from day to
+day (narrow token spreads), and output dominates its cost, so the price cut of
 2026-08-21 (input -20%, output -33%) lowers its cost by about 31%.
 """
 

@@ -19,6 +19,9 @@
       day is judged by the floors alone.
     - A spike needs z >= anomaly_z_threshold, observed - expected >= anomaly_min_impact_usd and
       observed >= expected * (1 + anomaly_min_impact_ratio). A drop needs the same downwards.
+      The relative floor (25% by default) is low enough that a provider's 20-33% list-price
+      cut flags the customers whose calls go to the cut model; the z-score, not the relative
+      floor, keeps ordinary day-to-day variation out.
     Statistics are DOUBLE, the costs stay DECIMAL, and the expected cost is rounded to 1e-6 USD.
 #}
 
