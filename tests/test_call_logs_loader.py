@@ -21,6 +21,7 @@ from pipelines.call_logs import extract
 from pipelines.call_logs.settings import CALLS_SCHEMA
 
 SECRET = "SECRET PROMPT do not store"
+# Past 2^53 a float64 cannot hold every integer, so an inferred DOUBLE column would round it.
 BIG_COUNT = 2**53 + 1
 TABLES = ("llm_calls", "quarantine", "loaded_files")
 
@@ -151,11 +152,12 @@ MIXED_LINES: list[bytes] = [
             prompt=SECRET,
         )
     ),
-    line(call_record("good-big", output_tokens=BIG_COUNT, completion=SECRET)),
+    line(call_record("good-big", latency_ms=BIG_COUNT, completion=SECRET)),
     b'{"event_id": "cut-off", "prompt": "' + SECRET.encode(),
 ]
 
-TOKEN_RANGE = "a JSON integer from 0 to 9223372036854775807"
+TOKEN_RANGE = "a JSON integer from 0 to 1000000000000"
+LATENCY_RANGE = "a JSON integer from 0 to 9223372036854775807"
 EXPECTED_REASONS = {
     4: "invalid JSON: the line does not parse as JSON",
     5: "not a JSON object: the line is an array",
@@ -235,14 +237,14 @@ def test_mixed_file_loaded_calls(mixed_load: tuple[Settings, list[SubjectResult]
 
     rows = query(
         settings,
-        "select event_id, occurred_at, customer_id, output_tokens, source_line"
+        "select event_id, occurred_at, customer_id, output_tokens, source_line, latency_ms"
         " from raw_call_logs.llm_calls order by source_line",
     )
 
     assert [row[0] for row in rows] == ["good-tokyo", "good-anthropic", "good-big"]
     assert rows[0][1] == dt.datetime(2026, 10, 1, 23, 30, tzinfo=dt.UTC)
     assert rows[1][3] == 20
-    assert rows[2][3] == BIG_COUNT
+    assert rows[2][5] == BIG_COUNT
     assert [row[4] for row in rows] == [1, 2, 20]
 
 
@@ -486,7 +488,7 @@ def test_json_type_change_between_files(spool: tuple[Settings, Path]) -> None:
     )
     assert [name for (name,) in columns] == CALLS_SCHEMA.names
     assert query(settings, "select reason from raw_call_logs.quarantine") == [
-        (f"invalid latency_ms: expected {TOKEN_RANGE}, got a string",)
+        (f"invalid latency_ms: expected {LATENCY_RANGE}, got a string",)
     ]
 
 

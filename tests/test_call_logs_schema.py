@@ -26,6 +26,7 @@ from tests.test_call_logs_loader import EARLY, call_record, query, run_extract, 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "call_log_record.v1.json"
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 MAX_BIGINT = 2**63 - 1
+MAX_TOKEN_COUNT = 10**12
 
 
 def without(record: dict[str, Any], name: str) -> dict[str, Any]:
@@ -79,8 +80,9 @@ RECORDS: list[dict[str, Any]] = [
     call_record("number-time", occurred_at=1790000000),
     call_record("string-batch", is_batch="true"),
     call_record("number-request-id", request_id=5),
-    call_record("count-too-large", output_tokens=MAX_BIGINT + 1),
-    call_record("count-max", output_tokens=MAX_BIGINT),
+    call_record("count-too-large", output_tokens=MAX_TOKEN_COUNT + 1),
+    call_record("count-max", output_tokens=MAX_TOKEN_COUNT),
+    call_record("latency-max", latency_ms=MAX_BIGINT),
     call_record("negative-latency", latency_ms=-1),
     call_record("unknown-field", region="eu", extra={"nested": [1, 2]}),
     call_record("content-field", prompt="hello", choices=[{"text": "hi"}]),

@@ -67,6 +67,9 @@ KNOWN_FIELDS = frozenset(
 MAX_EVENT_ID_LENGTH = 128
 MAX_CUSTOMER_ID_LENGTH = 256
 MAX_BIGINT = 2**63 - 1
+# No LLM call has a trillion tokens; a larger count is a client bug, and accepting it would let
+# one record overflow the DECIMAL arithmetic of pricing and allocation.
+MAX_TOKEN_COUNT = 10**12
 
 # RFC 3339 date-time with a required offset; seconds 00-59 (no leap second).
 _RFC3339 = re.compile(
@@ -155,15 +158,17 @@ def _check_bounded_string(value: object, field: str, max_length: int | None) -> 
     return None
 
 
-def _check_count(value: object, field: str, nullable: bool = False) -> str | None:
+def _check_count(
+    value: object, field: str, nullable: bool = False, maximum: int = MAX_BIGINT
+) -> str | None:
     if value is None and nullable:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         return f"{field} must be a JSON integer >= 0, got {_type_name(value)}"
     if value < 0:
         return f"{field} must be >= 0, got a negative integer"
-    if value > MAX_BIGINT:
-        return f"{field} exceeds the maximum {MAX_BIGINT}"
+    if value > maximum:
+        return f"{field} exceeds the maximum {maximum}"
     return None
 
 
@@ -202,7 +207,7 @@ def _check_required(record: Mapping[str, Any]) -> str | None:
 def _check_optional(record: Mapping[str, Any]) -> str | None:
     for field in TOKEN_FIELDS:
         if field in record:
-            reason = _check_count(record[field], field)
+            reason = _check_count(record[field], field, maximum=MAX_TOKEN_COUNT)
             if reason:
                 return reason
 

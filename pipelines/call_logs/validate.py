@@ -18,10 +18,12 @@ from collections.abc import Callable, Iterable
 from pipelines.call_logs.settings import (
     CONTENT_FIELDS,
     MAX_BIGINT,
+    MAX_TOKEN_COUNT,
     PROVIDERS,
     RECORD_FIELDS,
     RESERVED_CUSTOMER_IDS,
     SCHEMA_VERSION,
+    TOKEN_FIELDS,
     RecordField,
 )
 
@@ -147,9 +149,10 @@ def timestamp_check(field: RecordField) -> list[str]:
 
 
 def count_check(field: RecordField) -> list[str]:
-    expected = f"a JSON integer from 0 to {MAX_BIGINT}"
+    maximum = MAX_TOKEN_COUNT if field.name in TOKEN_FIELDS else MAX_BIGINT
+    expected = f"a JSON integer from 0 to {maximum}"
     return [
-        f"when {json_type_of(field.name)} = 'UBIGINT' and record.{field.name} <= {MAX_BIGINT}"
+        f"when {json_type_of(field.name)} = 'UBIGINT' and record.{field.name} <= {maximum}"
         " then null",
         f"else {rejection(field, expected)}",
     ]

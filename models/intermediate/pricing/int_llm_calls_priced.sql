@@ -250,9 +250,13 @@ component_costs as (
         component_price_candidates.price_key,
         component_price_candidates.price_usd,
         cast(
-            cast(call_components.quantity as decimal(18, 0))
-            * component_price_candidates.price_usd
-            * component_price_candidates.unit_scale
+            -- the price per token or request first, so that the product keeps 20 integer
+            -- digits for any BIGINT count
+            cast(call_components.quantity as decimal(38, 0))
+            * cast(
+                component_price_candidates.price_usd * component_price_candidates.unit_scale
+                as decimal(38, 18)
+            )
             as {{ llmeter.type_usd() }}
         ) as cost_usd
     from call_components
