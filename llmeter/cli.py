@@ -13,7 +13,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
+import duckdb
+
 from llmeter import __version__
+from llmeter.extract import SOURCES
 from llmeter.lock import WarehouseLockedError
 from llmeter.settings import ProjectNotFoundError, load_settings
 from llmeter.steps import STEPS, RunContext, new_run_id, run_steps, step_named
@@ -162,6 +165,19 @@ def _run_command(arguments: argparse.Namespace) -> int:
     if context.since and context.until and context.since > context.until:
         logger.error("--since %s is after --until %s", context.since, context.until)
         return EXIT_USAGE
+    unknown = [name for name in context.sources if name not in SOURCES]
+    if unknown:
+        logger.error(
+            "Unknown source %s; the sources are %s", ", ".join(unknown), ", ".join(SOURCES)
+        )
+        return EXIT_USAGE
+    today = dt.datetime.now(dt.UTC).date()
+    if settings.as_of_date > today + dt.timedelta(days=1):
+        logger.warning(
+            "LLMETER_AS_OF %s is after today (%s UTC): days up to it count as complete",
+            settings.as_of_date,
+            today,
+        )
     logger.info(
         "Run %s: %s on %s (as of %s)",
         context.run_id,
@@ -197,6 +213,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _delegate("llmeter.ingest.server:serve_command", arguments)
     except WarehouseLockedError as error:
         logger.error("%s", error)
+        return EXIT_LOCKED
+    except duckdb.IOException as error:
+        if "lock" not in str(error).lower():
+            raise
+        logger.error(
+            "Another process holds the warehouse file open (%s). BI tools and DuckDB shells "
+            "should read the published file instead (LLMETER_PUBLISHED); close that process "
+            "and run again.",
+            error,
+        )
         return EXIT_LOCKED
     except (ProjectNotFoundError, ValueError) as error:
         logger.error("%s", error)

@@ -54,6 +54,11 @@ def run_extract(context: RunContext) -> StepResult:
         try:
             results = load_source(name)(context)
         except SourceSkippedError as skipped:
+            if name in context.sources:
+                # A source the user named on the command line must not pass silently.
+                failed.append(f"{name} is not configured: {skipped}")
+                subjects.append(SubjectResult(subject=name, status="failed", message=str(skipped)))
+                continue
             logger.info("Source %s skipped: %s", name, skipped)
             subjects.append(SubjectResult(subject=name, status="skipped", message=str(skipped)))
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,16 @@ def parse_as_of(value: str | None) -> dt.date:
         raise ValueError(f"LLMETER_AS_OF must be a date like 2026-11-01, got {value!r}") from error
 
 
+MEMORY_LIMIT_PATTERN = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+def parse_memory_limit(value: str) -> str:
+    """Check LLMETER_MEMORY_LIMIT against the sizes DuckDB's memory_limit accepts."""
+    if not MEMORY_LIMIT_PATTERN.match(value.strip()):
+        raise ValueError(f"LLMETER_MEMORY_LIMIT must be a size like 4GB or 512MiB, got {value!r}")
+    return value.strip()
+
+
 def load_settings(project_root: Path | None = None) -> Settings:
     """Read the settings from the environment, resolving paths against the project root."""
     root = project_root or find_project_root()
@@ -70,6 +81,8 @@ def load_settings(project_root: Path | None = None) -> Settings:
         project_root=root,
         warehouse_path=_resolve(root, os.environ.get("LLMETER_WAREHOUSE") or DEFAULT_WAREHOUSE),
         published_path=_resolve(root, os.environ.get("LLMETER_PUBLISHED") or DEFAULT_PUBLISHED),
-        memory_limit=os.environ.get("LLMETER_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT,
+        memory_limit=parse_memory_limit(
+            os.environ.get("LLMETER_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+        ),
         as_of_date=parse_as_of(os.environ.get("LLMETER_AS_OF")),
     )

@@ -22,11 +22,24 @@ with warehouse_lock(Path(sys.argv[1]), "test holder"):
     time.sleep(60)
 """
 
+HOLD_FILE = """
+import sys, time
+import duckdb
+connection = duckdb.connect(sys.argv[1])
+print("opened", flush=True)
+time.sleep(60)
+"""
+
 
 def _llmeter(
-    arguments: list[str], warehouse: Path, cwd: Path = PROJECT_ROOT
+    arguments: list[str], warehouse: Path, cwd: Path = PROJECT_ROOT, **extra_environment: str
 ) -> subprocess.CompletedProcess[str]:
-    environment = dict(os.environ, LLMETER_WAREHOUSE=str(warehouse), LLMETER_AS_OF="2026-11-01")
+    environment = dict(
+        os.environ,
+        LLMETER_WAREHOUSE=str(warehouse),
+        LLMETER_AS_OF="2026-11-01",
+        **extra_environment,
+    )
     return subprocess.run(
         [sys.executable, "-m", "llmeter.cli", *arguments],
         cwd=cwd,
@@ -58,21 +71,70 @@ def test_outside_project_is_usage_error(tmp_path: Path) -> None:
     assert "No LLMeter project" in result.stderr
 
 
+def test_unknown_source_is_usage_error(tmp_path: Path) -> None:
+    result = _llmeter(["extract", "no_such_source"], tmp_path / "w.duckdb")
+    assert result.returncode == 2
+    assert "Unknown source no_such_source; the sources are openai, anthropic" in result.stderr
+
+
+def test_invalid_memory_limit_is_usage_error(tmp_path: Path) -> None:
+    result = _llmeter(["build"], tmp_path / "w.duckdb", LLMETER_MEMORY_LIMIT="lots")
+    assert result.returncode == 2
+    assert "LLMETER_MEMORY_LIMIT must be a size like 4GB or 512MiB, got 'lots'" in result.stderr
+
+
 def test_failed_step_exits_one_and_is_audited(tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
-    result = _llmeter(["extract", "no_such_source"], warehouse)
+    missing = tmp_path / "no_such_folder"
+    result = _llmeter(
+        ["extract", "customers"], warehouse, SOURCES__CUSTOMERS__BUCKET_URL=str(missing)
+    )
     assert result.returncode == 1
     assert "failed at step extract" in result.stderr
-    assert "Unknown source no_such_source" in result.stderr
 
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         rows = connection.execute(
-            "select step, subject, status, message from audit.run_audit order by step"
+            "select step, subject, status, message from audit.run_audit "
+            "where subject in ('', 'customers') order by step, subject"
         ).fetchall()
-    assert ("extract", "", "failed", rows[0][3]) == rows[0]
-    assert "Unknown source no_such_source" in rows[0][3]
-    assert rows[1][:3] == ("run", "", "failed")
-    assert rows[1][3].startswith("step extract failed: Unknown source no_such_source")
+    assert rows[0][:3] == ("extract", "", "failed")
+    assert rows[0][3].startswith("customers (")
+    assert rows[1][:3] == ("extract", "customers", "failed")
+    assert rows[2][:3] == ("run", "", "failed")
+    assert rows[2][3].startswith("step extract failed: customers (")
+
+
+def test_named_source_without_settings_fails(tmp_path: Path) -> None:
+    result = _llmeter(
+        ["extract", "openai"],
+        tmp_path / "w.duckdb",
+        SOURCES__OPENAI__ADMIN_KEY="",
+        OPENAI_ADMIN_KEY="",
+    )
+    assert result.returncode == 1
+    assert "openai is not configured" in result.stderr
+
+
+def test_warehouse_held_by_another_process(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_FILE, str(warehouse)],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "opened"
+
+        result = _llmeter(["build"], warehouse)
+        assert result.returncode == 3
+        assert "Another process holds the warehouse file open" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_second_run_is_locked_out(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import random
 import statistics
 from dataclasses import dataclass
@@ -98,7 +99,12 @@ def generate_demo(options: DemoOptions, output: Path) -> DemoSummary:
                 runaway_calls.append(call)
         # A late record completed in the last minute of the day before and reached the spool
         # after midnight, so it opens the next day's file.
-        write_ndjson(call_logs / f"{day.isoformat()}.ndjson", map(call_record, late + on_time))
+        log_file = call_logs / f"{day.isoformat()}.ndjson"
+        write_ndjson(log_file, map(call_record, late + on_time))
+        # The file is closed five minutes after its day ends, as a spool would close it. A fixed
+        # time keeps a regenerated, identical file from looking changed to the loader.
+        closed_at = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 5), tzinfo=dt.UTC)
+        os.utime(log_file, (closed_at.timestamp(), closed_at.timestamp()))
         late = next_late
     if late:
         raise AssertionError("a late record on the last day would have no file to go to")
