@@ -30,8 +30,8 @@ plans as (
     from {{ ref('plan_tiers') }}
 ),
 
--- left join, so that a subscription to an unknown plan keeps its row and fails the not_null
--- tests on the plan columns instead of vanishing
+-- inner join: a subscription to an unknown plan earns no revenue until it is corrected; the
+-- relationships test of stg_customers__subscriptions warns about it with its plan id
 joined as (
     select
         subscriptions.subscription_id,
@@ -47,7 +47,7 @@ joined as (
         plans.included_requests_per_month,
         plans.overage_price_per_1k_requests
     from subscriptions
-    left join plans
+    inner join plans
         on subscriptions.plan_id = plans.plan_id
 ),
 
