@@ -85,15 +85,7 @@ from (
                 select
                     split_input.*,
                     case when split_input.{{ amount_column }} < 0 then -1 else 1 end as _split_sign,
-                    -- Whole dollars and the fraction are scaled apart, so that amounts of
-                    -- up to 10^20 dollars fit the 38 digits of a DECIMAL.
-                    cast(floor(abs(split_input.{{ amount_column }})) as {{ big }}) * 1000000000000
-                    + cast(
-                        floor(
-                            (abs(split_input.{{ amount_column }})
-                            - floor(abs(split_input.{{ amount_column }}))) * 1000000000000
-                        ) as {{ big }}
-                    ) as _split_total_pico,
+                    {{ llmeter.to_pico('split_input.' ~ amount_column) }} as _split_total_pico,
                     (abs(split_input.{{ amount_column }})
                     - floor(abs(split_input.{{ amount_column }})))
                     - cast(

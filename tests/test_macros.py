@@ -50,7 +50,11 @@ TIME_MODEL = """
 select
     {{ llmeter.utc_date("cast('2026-08-03 23:30:00+00' as timestamptz)") }} as late_evening_date,
     cast(cast('2026-08-03 23:30:00+00' as timestamptz) as date) as session_date,
-    {{ llmeter.cents_to_usd("'54.702000'") }} as amount_usd
+    {{ llmeter.cents_to_usd("'54.702000'") }} as amount_usd,
+    {{ llmeter.exact_ratio('cast(150000000000 as bigint)', 'cast(400000000000 as bigint)', 6) }}
+        as large_token_share,
+    {{ llmeter.exact_ratio("cast('-1' as decimal(38, 18))", "cast('3' as decimal(38, 18))", 4) }}
+        as negative_third
 """
 
 
@@ -144,3 +148,16 @@ def test_utc_date_ignores_session_time_zone(macro_warehouse: Path) -> None:
     # The plain cast follows the Tokyo session time zone, which is what utc_date avoids.
     assert str(session_day) == "2026-08-04"
     assert amount == Decimal("0.54702")
+
+
+@pytest.mark.slow
+def test_exact_ratio_large_counts(macro_warehouse: Path) -> None:
+    with duckdb.connect(str(macro_warehouse), read_only=True) as connection:
+        share, third = connection.execute(
+            "select large_token_share, negative_third from main.time_cases"
+        ).fetchone()
+    # 150 billion of 400 billion tokens: 0.375 exactly, past the 1e8 that a single scaling of
+    # DECIMAL(38, 18) by 1e12 could hold.
+    assert share == Decimal("0.375000")
+    # Truncated toward zero at 4 decimal places.
+    assert third == Decimal("-0.3333")
