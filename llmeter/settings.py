@@ -22,7 +22,7 @@ class ProjectNotFoundError(RuntimeError):
 
 
 def find_project_root(start: Path | None = None) -> Path:
-    """Return the nearest folder at or above `start` that holds an LLMeter `dbt_project.yml`."""
+    """Return the nearest folder at or above `start` that contains an LLMeter `dbt_project.yml`."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         project_file = folder / "dbt_project.yml"

@@ -18,7 +18,7 @@ from tests.conftest import DEMO_OPTIONS, PROJECT_ROOT, DemoBuild, build_demo
 
 pytestmark = pytest.mark.slow
 
-# Columns that record when, by which run or from which path a row was loaded, not what it says.
+# Columns that record when, by which run or from which path a row was loaded, not its content.
 PROVENANCE_COLUMNS = (
     "loaded_at",
     "extracted_at",
@@ -96,7 +96,7 @@ def snapshot(warehouse: Path, schemas: tuple[str, ...] = ("marts",)) -> dict[str
 def _same_value(left: object, right: object) -> bool:
     if isinstance(left, float) and isinstance(right, float):
         # DuckDB's parallel sums of DOUBLE can differ in the last bits between two runs over
-        # the same data; a relative 1e-9 is far above that and far below any real change.
+        # the same data. A relative 1e-9 is far above that and far below any real change.
         return math.isclose(left, right, rel_tol=1e-9, abs_tol=1e-12)
     return left == right
 
