@@ -244,6 +244,19 @@ ratios as (
     from picos
 ),
 
+-- whether the month reaches the first day of cost data in the warehouse
+covered as (
+    select
+        ratios.*,
+        coalesce(
+            {{ dbt.dateadd('day', 'ratios.days_in_month - 1', 'ratios.month_start_date') }}
+            >= cost_coverage.first_cost_date,
+            false
+        ) as has_cost_data
+    from ratios
+    cross join cost_coverage
+),
+
 final as (
     select
         cast(customer_id as {{ dbt.type_string() }}) as customer_id,
@@ -268,13 +281,7 @@ final as (
                 else 'list_estimate'
             end as {{ dbt.type_string() }}
         ) as cost_basis,
-        cast(
-            coalesce(
-                {{ dbt.dateadd('day', 'days_in_month - 1', 'month_start_date') }}
-                >= cost_coverage.first_cost_date,
-                false
-            ) as {{ dbt.type_boolean() }}
-        ) as has_cost_data,
+        cast(has_cost_data as {{ dbt.type_boolean() }}) as has_cost_data,
         cast(gross_margin_usd as {{ llmeter.type_usd() }}) as gross_margin_usd,
         cast(gross_margin_pct as decimal(38, 6)) as gross_margin_pct,
         cast(cost_to_revenue_pct as decimal(38, 6)) as cost_to_revenue_pct,
@@ -290,8 +297,7 @@ final as (
         cast(
             projected_revenue_usd - projected_allocated_cost_usd as {{ llmeter.type_usd() }}
         ) as projected_gross_margin_usd
-    from ratios
-    cross join cost_coverage
+    from covered
 )
 
 select * from final
