@@ -86,7 +86,10 @@ def build_demo(root: Path, **extra_environment: str) -> DemoBuild:
 @pytest.fixture(scope="session")
 def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
     """The demo company and its warehouse, built once for all workers of the session."""
-    shared = tmp_path_factory.getbasetemp().parent
+    # Each xdist worker has its own base folder inside the session's; without xdist the base
+    # folder is the session's own.
+    basetemp = tmp_path_factory.getbasetemp()
+    shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
     marker = shared / "demo_build.json"
     with open(shared / "demo_build.lock", "a+", encoding="utf-8") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)

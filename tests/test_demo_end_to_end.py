@@ -164,3 +164,15 @@ def test_published_file_has_the_marts(demo_build: DemoBuild) -> None:
     }
     assert "fct_customer_daily_costs" in warehouse_tables
     assert warehouse_tables <= published_tables
+
+
+def test_demo_summary_names_loss_makers(demo_build: DemoBuild) -> None:
+    events = json.loads((demo_build.files / "ground_truth" / "events.json").read_text("utf-8"))
+    unprofitable = next(
+        event for event in events["events"] if event["event"] == "turned_unprofitable"
+    )
+    lines = demo_build.output.splitlines()
+    header = lines.index("Least profitable customers in 2026-09, and why their cost rose:")
+    first_customer = lines[header + 2]
+    assert first_customer.split()[0] == unprofitable["customer_id"]
+    assert "turned_unprofitable 2026-09-01 (model_mix)" in first_customer

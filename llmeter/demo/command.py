@@ -127,12 +127,17 @@ def last_complete_month(as_of: dt.date) -> dt.date:
 
 
 def _print_warehouse(settings: Settings, as_of: dt.date) -> None:
-    """Print rows per public mart, the least profitable customers and the reconciliation."""
-    if not settings.warehouse_path.is_file():
-        print(f"No warehouse at {settings.warehouse_path}")
+    """Print rows per public mart, the least profitable customers and the reconciliation.
+
+    Everything is read from the published file, the copy a BI tool reads.
+    """
+    path = settings.published_path
+    if not path.is_file():
+        print(f"No published file at {path}")
         return
+    print(f"From the published file {path}:")
     with warehouse.connection(
-        settings.warehouse_path, memory_limit=settings.memory_limit, read_only=True
+        path, memory_limit=settings.memory_limit, read_only=True
     ) as connection:
         tables = _columns_by_table(connection)
         print("Rows per table:")
@@ -143,7 +148,8 @@ def _print_warehouse(settings: Settings, as_of: dt.date) -> None:
 
         margins = tables.get(("marts", "fct_customer_monthly_margins"))
         if margins is not None:
-            _print_least_profitable(connection, margins, last_complete_month(as_of))
+            has_anomalies = ("marts", "fct_cost_anomalies") in tables
+            _print_least_profitable(connection, last_complete_month(as_of), has_anomalies)
         reconciliation = tables.get(("marts", "fct_invoice_reconciliation"))
         if reconciliation is not None:
             _print_reconciliation(connection, reconciliation)
@@ -164,36 +170,42 @@ def _columns_by_table(
     return tables
 
 
-def _month_column(columns: Mapping[str, str]) -> str | None:
-    """Return the name of the date column that identifies the month, if the mart has one."""
-    for name, data_type in columns.items():
-        if "month" in name and data_type.upper() in {"DATE", "TIMESTAMP"}:
-            return name
-    return None
+LEAST_PROFITABLE_SQL = """
+select customer_id, revenue_usd, allocated_cost_usd, gross_margin_usd
+from marts.fct_customer_monthly_margins
+where month_start_date = ? and not is_unattributed
+order by gross_margin_usd, customer_id
+limit ?
+"""
+
+# The customer's anomalies of that month, e.g. "cost_spike 2026-10-01 (model_mix)".
+ANOMALIES_SQL = """
+select string_agg(
+    anomaly_type || ' ' || cast(anomaly_date as varchar) || ' (' || main_driver || ')',
+    ', ' order by anomaly_date, anomaly_type
+)
+from marts.fct_cost_anomalies
+where subject_type = 'customer' and subject_id = ? and anomaly_date between ? and ?
+"""
 
 
 def _print_least_profitable(
-    connection: duckdb.DuckDBPyConnection, columns: Mapping[str, str], month: dt.date
+    connection: duckdb.DuckDBPyConnection, month: dt.date, has_anomalies: bool
 ) -> None:
-    wanted = ("customer_id", "revenue_usd", "allocated_cost_usd", "gross_margin_usd")
-    month_column = _month_column(columns)
-    if month_column is None or any(name not in columns for name in wanted):
-        print("marts.fct_customer_monthly_margins lacks the columns of the summary; skipped")
-        return
-    filters = [f"date_trunc('month', \"{month_column}\") = ?"]
-    if "is_unattributed" in columns:
-        filters.append("not is_unattributed")
-    rows = connection.execute(
-        f"select {', '.join(wanted)} from marts.fct_customer_monthly_margins "
-        f"where {' and '.join(filters)} "
-        f"order by gross_margin_usd, customer_id limit {LEAST_PROFITABLE_COUNT}",
-        [month],
-    ).fetchall()
-    print(f"Least profitable customers in {month:%Y-%m}:")
-    header = ("customer_id", "revenue_usd", "allocated_cost_usd", "gross_margin_usd")
-    print(f"  {header[0]:<16} {header[1]:>14} {header[2]:>20} {header[3]:>18}")
+    rows = connection.execute(LEAST_PROFITABLE_SQL, [month, LEAST_PROFITABLE_COUNT]).fetchall()
+    month_end = (month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    print(f"Least profitable customers in {month:%Y-%m}, and why their cost rose:")
+    header = ("customer_id", "revenue_usd", "allocated_cost_usd", "gross_margin_usd", "anomalies")
+    print(f"  {header[0]:<16} {header[1]:>12} {header[2]:>19} {header[3]:>17}  {header[4]}")
     for customer_id, revenue, cost, margin in rows:
-        print(f"  {customer_id:<16} {_money(revenue):>14} {_money(cost):>20} {_money(margin):>18}")
+        reasons = None
+        if has_anomalies:
+            found = connection.execute(ANOMALIES_SQL, [customer_id, month, month_end]).fetchone()
+            reasons = found[0] if found else None
+        print(
+            f"  {customer_id:<16} {_money(revenue):>12} {_money(cost):>19} {_money(margin):>17}"
+            f"  {reasons or 'no cost anomaly'}"
+        )
     if not rows:
         print("  (no rows)")
 
