@@ -1,8 +1,8 @@
 """The `audit.run_audit` table: one row per run, per step and per source, file or check.
 
 BI reads it to know how fresh and how trustworthy the marts are. A row with `step = 'run'` and
-an empty `subject` describes the whole run; a row with an empty `subject` describes a step; the
-other rows carry row counts per source or file, and check results.
+an empty `subject` describes the whole run, and any other row with an empty `subject` describes
+a step. The other rows carry row counts per source or file, and check results.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class SubjectResult:
 
 
 def utc_now() -> dt.datetime:
-    """The current time as a naive UTC timestamp, the way run_audit stores times."""
+    """Return the current time as a naive UTC timestamp, the way run_audit stores times."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 def dbt_command(context: RunContext, *arguments: str) -> list[str]:
-    """The command line that runs dbt with the project's own folder as project and profiles dir."""
+    """Return the dbt command line, with the project folder as project and profiles dir."""
     root = str(context.settings.project_root)
     # `python -m dbt.cli.main` warns that the module is imported twice; calling the click
     # entry point that the `dbt` script calls does not.
@@ -41,7 +41,7 @@ def dbt_command(context: RunContext, *arguments: str) -> list[str]:
 
 
 def dbt_environment(context: RunContext) -> dict[str, str]:
-    """The environment of the dbt child process: the caller's, plus the resolved settings."""
+    """Return the environment of the dbt child process: the caller's, plus the resolved settings."""
     settings = context.settings
     environment = dict(os.environ)
     environment["LLMETER_WAREHOUSE"] = str(settings.warehouse_path)
@@ -71,7 +71,7 @@ def run_dbt(context: RunContext, *arguments: str) -> int:
 
 
 def build_arguments(context: RunContext) -> list[str]:
-    """The `dbt build` arguments for this run's options."""
+    """Return the `dbt build` arguments for this run's options."""
     arguments = ["build"]
     if context.full_refresh:
         arguments.append("--full-refresh")

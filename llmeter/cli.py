@@ -52,7 +52,7 @@ def _add_window_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+    """Return the argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
         prog="llmeter",
         description="Per-customer LLM cost, revenue and margin warehouse.",

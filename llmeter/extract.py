@@ -27,7 +27,7 @@ SOURCES: dict[str, str] = {
 
 
 class SourceSkippedError(Exception):
-    """Raised by a source that is not configured; the message says which setting is missing."""
+    """Raised by a source that is not configured; the message names the missing setting."""
 
 
 def load_source(name: str) -> Callable[[RunContext], list[SubjectResult]]:

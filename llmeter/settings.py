@@ -23,13 +23,13 @@ class ProjectNotFoundError(RuntimeError):
 
 def find_project_root(start: Path | None = None) -> Path:
     """Return the nearest folder at or above `start` that contains an LLMeter `dbt_project.yml`."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
+    start_folder = (start or Path.cwd()).resolve()
+    for folder in (start_folder, *start_folder.parents):
         project_file = folder / "dbt_project.yml"
         if project_file.is_file() and "name: llmeter" in project_file.read_text(encoding="utf-8"):
             return folder
     raise ProjectNotFoundError(
-        f"No LLMeter project (a dbt_project.yml with 'name: llmeter') at or above {here}. "
+        f"No LLMeter project (a dbt_project.yml with 'name: llmeter') at or above {start_folder}. "
         "Run llmeter from the project folder or one of its subfolders."
     )
 

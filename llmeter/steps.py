@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 class StepFailedError(RuntimeError):
-    """Raised by a step whose work failed; the message says what failed and what to do.
+    """Raised by a step whose work failed; the message names what failed and what to do next.
 
     `subjects` carries the per-source or per-check rows gathered before the failure, so that
     `run_audit` records them too.
@@ -38,7 +38,7 @@ class StepFailedError(RuntimeError):
 
 @dataclass
 class RunContext:
-    """What every step of one run sees."""
+    """Context that every step of one run receives."""
 
     settings: Settings
     run_id: str
@@ -91,7 +91,7 @@ def step_named(name: str) -> Step:
 
 
 def new_run_id() -> str:
-    """A sortable run id: the UTC start time and a random suffix."""
+    """Return a sortable run id: the UTC start time and a random suffix."""
     return audit.utc_now().strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
 
 

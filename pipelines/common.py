@@ -1,4 +1,4 @@
-"""What every LLMeter dlt source shares: the warehouse destination and the pipeline factory."""
+"""Shared parts of the LLMeter dlt sources: the warehouse destination and the pipeline factory."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from llmeter.settings import Settings
 
 
 def pipelines_dir(settings: Settings) -> Path:
-    """dlt's local working folder, kept next to the warehouse so that one folder holds both."""
+    """dlt's local working folder, kept next to the warehouse so that one folder contains both."""
     return settings.warehouse_path.parent / ".dlt_pipelines"
 
 
 def make_pipeline(settings: Settings, pipeline_name: str, dataset_name: str) -> dlt.Pipeline:
-    """A dlt pipeline that loads `dataset_name` into the warehouse file in UTC.
+    """Return a dlt pipeline that loads `dataset_name` into the warehouse file in UTC.
 
     The DuckDB connection gets the same TimeZone and memory_limit as every other connection
     of the project.

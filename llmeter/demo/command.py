@@ -80,7 +80,7 @@ def run_demo(arguments: argparse.Namespace) -> int:
 def source_environment(
     output: Path, server: FakeProviderServer, options: DemoOptions
 ) -> dict[str, str]:
-    """The settings that point every source at the demo folder and the fake Admin APIs."""
+    """Return the settings that point every source at the demo folder and the fake Admin APIs."""
     return {
         "SOURCES__OPENAI__ADMIN_KEY": server.admin_keys["openai"],
         "SOURCES__OPENAI__BASE_URL": server.openai_base_url,

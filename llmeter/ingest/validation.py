@@ -67,7 +67,7 @@ KNOWN_FIELDS = frozenset(
 MAX_EVENT_ID_LENGTH = 128
 MAX_CUSTOMER_ID_LENGTH = 256
 MAX_BIGINT = 2**63 - 1
-# No LLM call has a trillion tokens; a larger count is a client bug, and accepting it would let
+# No LLM call has a trillion tokens, so a larger count is a client bug. Accepting it would let
 # one record overflow the DECIMAL arithmetic of pricing and allocation.
 MAX_TOKEN_COUNT = 10**12
 

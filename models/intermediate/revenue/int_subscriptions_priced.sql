@@ -30,8 +30,8 @@ plans as (
     from {{ ref('plan_tiers') }}
 ),
 
--- inner join: a subscription to an unknown plan earns no revenue until it is corrected; the
--- relationships test of stg_customers__subscriptions warns about it with its plan id
+-- inner join, so a subscription to an unknown plan earns no revenue until it is corrected.
+-- The relationships test of stg_customers__subscriptions warns about it with its plan id.
 joined as (
     select
         subscriptions.subscription_id,
