@@ -9,6 +9,7 @@ the upstream contracts and build with real dbt, data tests included.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,9 @@ OWN_FOLDERS = (
     "models/marts/finops",
     "data-tests/monitoring",
 )
+
+# Single models of other folders that the marts read.
+OWN_MODELS = ("models/intermediate/allocation/int_call_components_daily.sql",)
 
 TOKEN_COLUMNS = """
     input_uncached_tokens bigint,
@@ -72,12 +76,14 @@ UPSTREAM_TABLES: dict[str, tuple[str, str]] = {
     total_input_tokens bigint,{COMPONENT_PRICE_COLUMNS}
     is_priced boolean,
     unpriced_reason varchar,
-    list_cost_usd decimal(38, 18)""",
+    list_cost_usd decimal(38, 18),
+    priced_at timestamp""",
     ),
     "stg_call_logs__llm_calls": (
         "staging",
         """
     event_id varchar,
+    usage_date date,
     tags json""",
     ),
     "fct_customer_daily_costs": (
@@ -178,7 +184,17 @@ UPSTREAM_TABLES: dict[str, tuple[str, str]] = {
     ),
 }
 
+# Stub models that read the fixture table of another: the calls are both priced calls and the
+# public fact.
+STUB_ALIASES: dict[str, tuple[str, str]] = {
+    "int_llm_calls_priced": ("intermediate", "fct_llm_calls"),
+}
+
+# Every call counts as priced by one earlier build.
+PRICED_AT = dt.datetime(2026, 10, 3, 2, 0)
+
 TOKEN_DEFAULTS = {
+    "priced_at": PRICED_AT,
     "input_uncached_tokens": 0,
     "cache_read_tokens": 0,
     "cache_write_5m_tokens": 0,
@@ -196,12 +212,16 @@ def create_project(project: Path) -> None:
     shutil.copytree(PROJECT_ROOT / "macros", project / "macros")
     for folder in OWN_FOLDERS:
         shutil.copytree(PROJECT_ROOT / folder, project / folder)
+    for model in OWN_MODELS:
+        (project / model).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(PROJECT_ROOT / model, project / model)
     stubs = project / "models" / "upstream"
     stubs.mkdir(parents=True)
-    for name, (schema, _) in UPSTREAM_TABLES.items():
+    stubbed = {name: (schema, name) for name, (schema, _) in UPSTREAM_TABLES.items()}
+    for name, (schema, fixture) in {**stubbed, **STUB_ALIASES}.items():
         (stubs / f"{name}.sql").write_text(
             f"{{{{ config(materialized='view', schema='{schema}') }}}}\n\n"
-            f"select * from fixtures.{name}\n",
+            f"select * from fixtures.{fixture}\n",
             encoding="utf-8",
         )
 

@@ -18,9 +18,11 @@ from tests.conftest import DEMO_OPTIONS, PROJECT_ROOT, DemoBuild, build_demo
 
 pytestmark = pytest.mark.slow
 
-# Columns that record when, by which run or from which path a row was loaded, not its content.
+# Columns that record when, by which run or from which path a row was loaded or priced, not its
+# content.
 PROVENANCE_COLUMNS = (
     "loaded_at",
+    "priced_at",
     "extracted_at",
     "_dlt_load_id",
     "_dlt_id",

@@ -5,7 +5,17 @@
     group's allocated cost exactly. A group whose calls have no list cost (all unpriced) is
     split evenly. `allocated_cost_usd` is null for a call whose group has no row in
     fct_customer_daily_costs.
+
+    Incremental by UTC day: a run rebuilds the days of the calls priced since this model's last
+    build (macro days_priced_since_last_build).
 #}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='usage_date',
+    on_schema_change='fail',
+) }}
 
 with calls as (
     select
@@ -16,8 +26,10 @@ with calls as (
         customer_id,
         requests,
         is_priced,
-        list_cost_usd
+        list_cost_usd,
+        priced_at
     from {{ ref('fct_llm_calls') }}
+    where {{ llmeter.days_priced_since_last_build(ref('int_llm_calls_priced')) }}
 ),
 
 daily_costs as (
@@ -52,6 +64,7 @@ weighted_calls as (
         calls.requests,
         calls.is_priced,
         calls.list_cost_usd,
+        calls.priced_at,
         daily_costs.allocated_cost_usd as group_allocated_cost_usd,
         case
             when group_list_costs.group_list_cost_usd > 0 then coalesce(calls.list_cost_usd, 0)
@@ -94,7 +107,8 @@ final as (
         requests,
         is_priced,
         list_cost_usd,
-        allocated_cost_usd
+        allocated_cost_usd,
+        priced_at
     from split_calls
 )
 

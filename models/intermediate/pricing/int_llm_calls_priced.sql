@@ -37,6 +37,15 @@
 {%- set lookback_days = var('call_logs_lookback_days', 3) | int -%}
 {%- set rebuild_since_date = var('rebuild_since_date', '') -%}
 {%- set rebuild_until_date = var('rebuild_until_date', '') -%}
+{%- set component_quantities = [
+    ('input_uncached', 'input_uncached_tokens'),
+    ('cache_read', 'cache_read_tokens'),
+    ('cache_write_5m', 'cache_write_5m_tokens'),
+    ('cache_write_1h', 'cache_write_1h_tokens'),
+    ('output', 'output_tokens'),
+    ('web_search_request', 'web_search_requests'),
+] -%}
+{%- set components = component_quantities | map('first') | list -%}
 
 with
 
@@ -175,179 +184,316 @@ calls_resolved as (
             and calls.model = model_names_resolved.model
 ),
 
--- the smallest long-context threshold of the model's standard prices in force at the call
-context_thresholds as (
-    select
-        calls_resolved.event_id,
-        min(prices.tier_threshold_tokens) as long_context_threshold_tokens
+-- each provider, priced model and service tier that this batch of calls uses
+call_rate_keys as (
+    select distinct
+        provider,
+        priced_model,
+        service_tier
     from calls_resolved
+    where priced_model is not null
+),
+
+-- every instant at which one of the model's prices starts or stops applying
+price_boundaries as (
+    select
+        provider,
+        model,
+        valid_from_at as boundary_at
+    from prices
+    union
+    select
+        provider,
+        model,
+        valid_to_at as boundary_at
+    from prices
+    where valid_to_at is not null
+),
+
+-- the periods between consecutive boundaries, in which the model's prices do not change
+price_periods as (
+    select
+        provider,
+        model,
+        boundary_at as period_from_at,
+        coalesce(
+            lead(boundary_at) over (partition by provider, model order by boundary_at),
+            cast('9999-12-31' as timestamp)
+        ) as period_to_at
+    from price_boundaries
+),
+
+-- the long-context thresholds of the prices in force in each period, of any tier
+period_thresholds as (
+    select
+        price_periods.provider,
+        price_periods.model,
+        price_periods.period_from_at,
+        price_periods.period_to_at,
+        prices.service_tier,
+        prices.tier_threshold_tokens
+    from price_periods
     inner join prices
         on
-            calls_resolved.provider = prices.provider
-            and calls_resolved.priced_model = prices.model
-            and prices.service_tier = 'standard'
+            price_periods.provider = prices.provider
+            and price_periods.model = prices.model
+            and price_periods.period_from_at >= prices.valid_from_at
+            and (prices.valid_to_at is null or price_periods.period_from_at < prices.valid_to_at)
             and prices.tier_threshold_tokens > 0
-            and calls_resolved.occurred_at >= prices.valid_from_at
-            and (prices.valid_to_at is null or calls_resolved.occurred_at < prices.valid_to_at)
-    group by calls_resolved.event_id
 ),
 
--- one row per call and price component
-call_components as (
-    {%- for component, quantity in [
-        ('input_uncached', 'input_uncached_tokens'),
-        ('cache_read', 'cache_read_tokens'),
-        ('cache_write_5m', 'cache_write_5m_tokens'),
-        ('cache_write_1h', 'cache_write_1h_tokens'),
-        ('output', 'output_tokens'),
-        ('web_search_request', 'web_search_requests'),
-    ] %}
-        select
-            event_id,
-            provider,
-            priced_model,
-            service_tier,
-            occurred_at,
-            total_input_tokens,
-            '{{ component }}' as price_component,
-            {{ quantity }} as quantity
-        from calls_resolved
-        {% if not loop.last %}union all{% endif %}
-    {%- endfor %}
-),
-
-component_price_candidates as (
+-- the total input above which a call of the period counts as long context
+period_context_thresholds as (
     select
-        call_components.event_id,
-        call_components.price_component,
+        provider,
+        model,
+        period_from_at,
+        min(tier_threshold_tokens) as long_context_threshold_tokens
+    from period_thresholds
+    where service_tier = 'standard'
+    group by provider, model, period_from_at
+),
+
+-- the lower bounds of the period's context bands: -1 (any input) and each threshold
+band_floors as (
+    select distinct
+        provider,
+        model,
+        period_from_at,
+        period_to_at,
+        tier_threshold_tokens as band_above_tokens
+    from period_thresholds
+    union
+    select
+        provider,
+        model,
+        period_from_at,
+        period_to_at,
+        -1 as band_above_tokens
+    from price_periods
+),
+
+-- total input in (band_above_tokens, band_up_to_tokens]: the same prices apply to every call
+context_bands as (
+    select
+        provider,
+        model,
+        period_from_at,
+        period_to_at,
+        band_above_tokens,
+        coalesce(
+            lead(band_above_tokens) over (
+                partition by provider, model, period_from_at order by band_above_tokens
+            ),
+            -- the largest BIGINT: the top band has no upper bound
+            cast(9223372036854775807 as {{ dbt.type_bigint() }})
+        ) as band_up_to_tokens
+    from band_floors
+),
+
+-- one rate card per key of this batch, period and context band
+rate_cards as (
+    select
+        call_rate_keys.provider,
+        call_rate_keys.priced_model,
+        call_rate_keys.service_tier,
+        context_bands.period_from_at,
+        context_bands.period_to_at,
+        context_bands.band_above_tokens,
+        context_bands.band_up_to_tokens,
+        period_context_thresholds.long_context_threshold_tokens
+    from call_rate_keys
+    inner join context_bands
+        on
+            call_rate_keys.provider = context_bands.provider
+            and call_rate_keys.priced_model = context_bands.model
+    left join period_context_thresholds
+        on
+            context_bands.provider = period_context_thresholds.provider
+            and context_bands.model = period_context_thresholds.model
+            and context_bands.period_from_at = period_context_thresholds.period_from_at
+),
+
+-- the prices that apply to a rate card: a contract price before a list price, then the
+-- highest long-context threshold the band lies above
+rate_card_price_candidates as (
+    select
+        rate_cards.provider,
+        rate_cards.priced_model,
+        rate_cards.service_tier,
+        rate_cards.period_from_at,
+        rate_cards.band_above_tokens,
+        prices.price_component,
         prices.price_key,
         prices.price_usd,
         prices.unit_scale,
         row_number() over (
-            partition by call_components.event_id, call_components.price_component
+            partition by
+                rate_cards.provider,
+                rate_cards.priced_model,
+                rate_cards.service_tier,
+                rate_cards.period_from_at,
+                rate_cards.band_above_tokens,
+                prices.price_component
             order by prices.price_priority desc, prices.tier_threshold_tokens desc
         ) as price_rank
-    from call_components
+    from rate_cards
     inner join prices
         on
-            call_components.provider = prices.provider
-            and call_components.priced_model = prices.model
-            and call_components.price_component = prices.price_component
-            and call_components.service_tier = prices.service_tier
-            and call_components.occurred_at >= prices.valid_from_at
-            and (prices.valid_to_at is null or call_components.occurred_at < prices.valid_to_at)
+            rate_cards.provider = prices.provider
+            and rate_cards.priced_model = prices.model
+            and rate_cards.service_tier = prices.service_tier
+            and rate_cards.period_from_at >= prices.valid_from_at
+            and (prices.valid_to_at is null or rate_cards.period_from_at < prices.valid_to_at)
             and (
                 prices.tier_threshold_tokens = 0
-                or call_components.total_input_tokens > prices.tier_threshold_tokens
+                or rate_cards.band_above_tokens >= prices.tier_threshold_tokens
             )
 ),
 
-component_costs as (
+rate_card_prices as (
     select
-        call_components.event_id,
-        call_components.price_component,
-        call_components.quantity,
-        component_price_candidates.price_key,
-        component_price_candidates.price_usd,
-        cast(
-            -- the price per token or request first, so that the product keeps 20 integer
-            -- digits for any BIGINT count
-            cast(call_components.quantity as decimal(38, 0))
-            * cast(
-                component_price_candidates.price_usd * component_price_candidates.unit_scale
-                as decimal(38, 18)
-            )
-            as {{ llmeter.type_usd() }}
-        ) as cost_usd
-    from call_components
-    left join component_price_candidates
-        on
-            call_components.event_id = component_price_candidates.event_id
-            and call_components.price_component = component_price_candidates.price_component
-            and component_price_candidates.price_rank = 1
-),
-
-call_costs as (
-    select
-        event_id,
-        {%- for component in [
-            'input_uncached', 'cache_read', 'cache_write_5m', 'cache_write_1h', 'output',
-            'web_search_request',
-        ] %}
+        {%- for component in components %}
             max(case when price_component = '{{ component }}' then price_key end)
                 as {{ component }}_price_key,
             max(case when price_component = '{{ component }}' then price_usd end)
                 as {{ component }}_price_usd,
-            sum(case when price_component = '{{ component }}' then cost_usd end)
-                as {{ component }}_cost_usd,
+            -- the price per token or request, so that the cost below keeps 20 integer digits
+            -- for any BIGINT count
+            max(
+                case
+                    when price_component = '{{ component }}'
+                        then cast(price_usd * unit_scale as decimal(38, 18))
+                end
+            ) as {{ component }}_unit_price_usd,
         {%- endfor %}
-        sum(coalesce(cost_usd, 0)) as components_cost_usd,
-        {{ dbt.listagg(
-            "case when quantity > 0 and price_key is null then price_component end",
-            "', '",
-            "order by price_component",
-        ) }} as unpriced_components
-    from component_costs
-    group by event_id
+        provider,
+        priced_model,
+        service_tier,
+        period_from_at,
+        band_above_tokens
+    from rate_card_price_candidates
+    where price_rank = 1
+    group by provider, priced_model, service_tier, period_from_at, band_above_tokens
+),
+
+rate_cards_priced as (
+    select
+        {%- for component in components %}
+            rate_card_prices.{{ component }}_price_key,
+            rate_card_prices.{{ component }}_price_usd,
+            rate_card_prices.{{ component }}_unit_price_usd,
+        {%- endfor %}
+        rate_cards.provider,
+        rate_cards.priced_model,
+        rate_cards.service_tier,
+        rate_cards.period_from_at,
+        rate_cards.period_to_at,
+        rate_cards.band_above_tokens,
+        rate_cards.band_up_to_tokens,
+        rate_cards.long_context_threshold_tokens
+    from rate_cards
+    left join rate_card_prices
+        on
+            rate_cards.provider = rate_card_prices.provider
+            and rate_cards.priced_model = rate_card_prices.priced_model
+            and rate_cards.service_tier = rate_card_prices.service_tier
+            and rate_cards.period_from_at = rate_card_prices.period_from_at
+            and rate_cards.band_above_tokens = rate_card_prices.band_above_tokens
+),
+
+-- each call joins the one rate card of its key, instant and total input
+calls_costed as (
+    select
+        calls_resolved.*,
+        rate_cards_priced.long_context_threshold_tokens,
+        {%- for component, quantity in component_quantities %}
+            rate_cards_priced.{{ component }}_price_key,
+            rate_cards_priced.{{ component }}_price_usd,
+            cast(
+                cast(calls_resolved.{{ quantity }} as decimal(38, 0))
+                * rate_cards_priced.{{ component }}_unit_price_usd
+                as {{ llmeter.type_usd() }}
+            ) as {{ component }}_cost_usd,
+        {%- endfor %}
+        -- the components the call used that have no price, in alphabetical order
+        nullif(
+            concat_ws(
+                ', ',
+                {%- for component, quantity in component_quantities | sort %}
+                    case
+                        when
+                            calls_resolved.{{ quantity }} > 0
+                            and rate_cards_priced.{{ component }}_price_key is null
+                            then '{{ component }}'
+                    end{{ "," if not loop.last }}
+                {%- endfor %}
+            ),
+            ''
+        ) as unpriced_components
+    from calls_resolved
+    left join rate_cards_priced
+        on
+            calls_resolved.provider = rate_cards_priced.provider
+            and calls_resolved.priced_model = rate_cards_priced.priced_model
+            and calls_resolved.service_tier = rate_cards_priced.service_tier
+            and calls_resolved.occurred_at >= rate_cards_priced.period_from_at
+            and calls_resolved.occurred_at < rate_cards_priced.period_to_at
+            and calls_resolved.total_input_tokens > rate_cards_priced.band_above_tokens
+            and calls_resolved.total_input_tokens <= rate_cards_priced.band_up_to_tokens
 ),
 
 final as (
     select
-        calls_resolved.event_id,
-        calls_resolved.occurred_at,
-        calls_resolved.usage_date,
-        calls_resolved.provider,
-        calls_resolved.model,
-        calls_resolved.priced_model,
-        calls_resolved.model_match,
-        calls_resolved.customer_id,
-        calls_resolved.service_tier,
+        event_id,
+        occurred_at,
+        usage_date,
+        provider,
+        model,
+        priced_model,
+        model_match,
+        customer_id,
+        service_tier,
         case
-            when
-                calls_resolved.total_input_tokens
-                > context_thresholds.long_context_threshold_tokens
-                then 'long'
+            when total_input_tokens > long_context_threshold_tokens then 'long'
             else 'standard'
         end as context_tier,
-        calls_resolved.sub_account_id,
-        calls_resolved.input_uncached_tokens,
-        calls_resolved.cache_read_tokens,
-        calls_resolved.cache_write_5m_tokens,
-        calls_resolved.cache_write_1h_tokens,
-        calls_resolved.output_tokens,
-        calls_resolved.reasoning_tokens,
-        calls_resolved.web_search_requests,
-        calls_resolved.requests,
-        calls_resolved.total_input_tokens,
-        {%- for component in [
-            'input_uncached', 'cache_read', 'cache_write_5m', 'cache_write_1h', 'output',
-            'web_search_request',
-        ] %}
-            call_costs.{{ component }}_price_key,
-            call_costs.{{ component }}_price_usd,
-            call_costs.{{ component }}_cost_usd,
+        sub_account_id,
+        input_uncached_tokens,
+        cache_read_tokens,
+        cache_write_5m_tokens,
+        cache_write_1h_tokens,
+        output_tokens,
+        reasoning_tokens,
+        web_search_requests,
+        requests,
+        total_input_tokens,
+        {%- for component in components %}
+            {{ component }}_price_key,
+            {{ component }}_price_usd,
+            {{ component }}_cost_usd,
         {%- endfor %}
-        calls_resolved.priced_model is not null
-        and call_costs.unpriced_components is null as is_priced,
+        priced_model is not null and unpriced_components is null as is_priced,
         case
-            when calls_resolved.priced_model is null then 'unknown model'
-            when call_costs.unpriced_components is not null
-                then
-                    'no ' || calls_resolved.service_tier || ' price for '
-                    || call_costs.unpriced_components
+            when priced_model is null then 'unknown model'
+            when unpriced_components is not null
+                then 'no ' || service_tier || ' price for ' || unpriced_components
         end as unpriced_reason,
         case
-            when calls_resolved.priced_model is not null and call_costs.unpriced_components is null
-                then call_costs.components_cost_usd
+            when priced_model is not null and unpriced_components is null
+                then
+                    cast(
+                        {%- for component in components %}
+                            coalesce({{ component }}_cost_usd, 0)
+                            {{- " +" if not loop.last }}
+                        {%- endfor %}
+                        as {{ llmeter.type_usd() }}
+                    )
         end as list_cost_usd,
-        fingerprint.price_list_fingerprint,
-        calls_resolved.loaded_at
-    from calls_resolved
-    inner join call_costs
-        on calls_resolved.event_id = call_costs.event_id
-    left join context_thresholds
-        on calls_resolved.event_id = context_thresholds.event_id
-    cross join fingerprint
+        (select fingerprint.price_list_fingerprint from fingerprint) as price_list_fingerprint,
+        {{ llmeter.run_started_timestamp() }} as priced_at,
+        loaded_at
+    from calls_costed
 )
 
 select * from final

@@ -1,8 +1,10 @@
 {#
     One row per tagged LLM call, priced at the list price in force when it ran. The public
     face of int_llm_calls_priced, without its bookkeeping columns, with every column cast to
-    its contract type.
+    its contract type. A view, so that the nightly run does not copy the calls again.
 #}
+
+{{ config(materialized='view') }}
 
 with
 
@@ -48,7 +50,8 @@ calls as (
         web_search_request_cost_usd,
         is_priced,
         unpriced_reason,
-        list_cost_usd
+        list_cost_usd,
+        priced_at
     from {{ ref('int_llm_calls_priced') }}
 ),
 
@@ -94,7 +97,8 @@ final as (
         cast(web_search_request_cost_usd as {{ llmeter.type_usd() }}) as web_search_request_cost_usd,
         cast(is_priced as {{ dbt.type_boolean() }}) as is_priced,
         cast(unpriced_reason as {{ dbt.type_string() }}) as unpriced_reason,
-        cast(list_cost_usd as {{ llmeter.type_usd() }}) as list_cost_usd
+        cast(list_cost_usd as {{ llmeter.type_usd() }}) as list_cost_usd,
+        cast(priced_at as {{ dbt.type_timestamp() }}) as priced_at
     from calls
 )
 

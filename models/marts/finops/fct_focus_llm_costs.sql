@@ -13,43 +13,35 @@
     - any other provider-day: BilledCost is the list cost of the customer's priced calls
       (fct_llm_calls), and calls without a price add their quantity but no cost.
     Either way BilledCost per provider and day adds up to the allocated cost of
-    fct_customer_daily_costs. ListCost and the unit price come from the calls (fct_llm_calls).
+    fct_customer_daily_costs. ListCost and the unit price come from the calls, summed per day
+    in int_call_components_daily.
 #}
 
 -- FOCUS column names are case-sensitive PascalCase, so they stay quoted and RF06 is off.
 -- noqa: disable=RF06
 
-{%- set components = [
-    ('input_uncached', 'input_uncached_tokens', 'Tokens'),
-    ('cache_read', 'cache_read_tokens', 'Tokens'),
-    ('cache_write_5m', 'cache_write_5m_tokens', 'Tokens'),
-    ('cache_write_1h', 'cache_write_1h_tokens', 'Tokens'),
-    ('output', 'output_tokens', 'Tokens'),
-    ('web_search_request', 'web_search_requests', 'Requests'),
-] %}
 {%- set grain = [
     'customer_id', 'usage_date', 'provider', 'model', 'price_component', 'service_tier',
     'sub_account_id',
 ] %}
 
-with calls as (
+with call_components as (
     select
-        event_id,
+        customer_id,
         usage_date,
         provider,
         model,
-        customer_id,
+        price_component,
         service_tier,
         sub_account_id,
-        is_priced,
-        {%- for component, quantity_column, unit in components %}
-            {{ quantity_column }},
-            {{ component }}_price_key,
-            {{ component }}_price_usd,
-            {{ component }}_cost_usd,
-        {%- endfor %}
+        quantity,
+        priced_calls_list_cost_usd,
+        min_price_key,
+        max_price_key,
+        min_price_usd,
+        max_price_usd,
         priced_model
-    from {{ ref('fct_llm_calls') }}
+    from {{ ref('int_call_components_daily') }}
 ),
 
 allocations as (
@@ -74,34 +66,11 @@ billed_days as (
     from {{ ref('int_provider_costs_daily') }}
 ),
 
--- one row per call and price component it used
-call_components as (
-    {%- for component, quantity_column, unit in components %}
-        select
-            customer_id,
-            usage_date,
-            provider,
-            model,
-            '{{ component }}' as price_component,
-            service_tier,
-            sub_account_id,
-            {{ quantity_column }} as quantity,
-            case when is_priced then {{ component }}_cost_usd end as list_cost_usd,
-            {{ component }}_price_usd as price_usd,
-            {{ component }}_price_key as price_key
-        from calls
-        where {{ quantity_column }} > 0
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
-    {%- endfor %}
-),
-
 call_grains as (
     select
         {{ grain | join(',\n        ') }},
         sum(quantity) as quantity,
-        sum(list_cost_usd) as list_cost_usd
+        sum(priced_calls_list_cost_usd) as list_cost_usd
     from call_components
     group by {{ grain | join(', ') }}
 ),
@@ -114,8 +83,8 @@ unit_prices as (
         model,
         price_component,
         service_tier,
-        case when min(price_key) = max(price_key) then min(price_key) end as price_key,
-        case when min(price_usd) = max(price_usd) then min(price_usd) end as price_usd
+        case when min(min_price_key) = max(max_price_key) then min(min_price_key) end as price_key,
+        case when min(min_price_usd) = max(max_price_usd) then min(min_price_usd) end as price_usd
     from call_components
     group by usage_date, provider, model, price_component, service_tier
 ),
@@ -125,7 +94,7 @@ priced_model_names as (
         provider,
         model,
         min(priced_model) as priced_model
-    from calls
+    from call_components
     where priced_model is not null
     group by provider, model
 ),

@@ -7,7 +7,8 @@
     that day, so a key that stops being sent shows as all `(none)` instead of vanishing.
 
     Allocated cost is not known per call: each customer-day-provider-model allocated cost is
-    spread over its calls by list cost (int_llm_calls_allocated). Cost that no tagged call
+    spread over its calls by list cost (int_llm_calls_allocated), and int_tag_values_daily sums
+    it per tag value and day. Cost that no tagged call
     explains (`(unattributed)`) has no tags and is not here (see fct_attribution_coverage).
 #}
 
@@ -15,7 +16,6 @@
 
 with calls as (
     select
-        event_id,
         usage_date,
         provider,
         requests,
@@ -25,42 +25,18 @@ with calls as (
     from {{ ref('int_llm_calls_allocated') }}
 ),
 
-call_tags as (
-    select
-        event_id,
-        tag_key,
-        tag_value
-    from {{ ref('int_llm_call_tags') }}
-),
-
-tagged_calls as (
-    select
-        calls.usage_date,
-        calls.provider,
-        call_tags.tag_key,
-        call_tags.tag_value,
-        calls.requests,
-        calls.is_priced,
-        calls.list_cost_usd,
-        calls.allocated_cost_usd
-    from calls
-    inner join call_tags
-        on calls.event_id = call_tags.event_id
-),
-
 value_totals as (
     select
         usage_date,
         provider,
         tag_key,
         tag_value,
-        count(*) as calls,
-        sum(requests) as requests,
-        sum(case when is_priced then 0 else 1 end) as unpriced_calls,
-        sum(coalesce(list_cost_usd, 0)) as list_cost_usd,
-        sum(coalesce(allocated_cost_usd, 0)) as allocated_cost_usd
-    from tagged_calls
-    group by usage_date, provider, tag_key, tag_value
+        calls,
+        requests,
+        unpriced_calls,
+        list_cost_usd,
+        allocated_cost_usd
+    from {{ ref('int_tag_values_daily') }}
 ),
 
 provider_day_totals as (
