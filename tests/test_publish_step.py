@@ -232,18 +232,24 @@ def test_publish_writes_parquet_version(settings: Settings) -> None:
     folder = parquet_root / "v20261101T020000Z-aaaa0001"
     assert sorted(path.name for path in folder.iterdir()) == [
         "_manifest.json",
-        "audit.run_audit.parquet",
-        "marts.dim_things.parquet",
-        "marts.fct_margins.parquet",
-        "marts.margin_totals.parquet",
+        "audit.run_audit",
+        "marts.dim_things",
+        "marts.fct_margins",
+        "marts.margin_totals",
     ]
+    # The marts have no usage_date column, so each is one file.
+    assert [path.name for path in (folder / "marts.fct_margins").iterdir()] == ["data.parquet"]
     with duckdb.connect() as connection:
         parquet_types = connection.execute(
-            f"describe select * from read_parquet('{folder / 'marts.fct_margins.parquet'}')"
+            f"describe select * from read_parquet('{folder / 'marts.fct_margins' / '*.parquet'}')"
         ).fetchall()
     assert ("revenue_usd", "DECIMAL(38,18)") in [(row[0], row[1]) for row in parquet_types]
     manifest = json.loads((folder / "_manifest.json").read_text(encoding="utf-8"))
-    assert {"schema": "marts", "table": "fct_margins", "rows": 10} in manifest["tables"]
+    tables = {(entry["schema"], entry["table"]): entry for entry in manifest["tables"]}
+    assert tables[("marts", "fct_margins")]["rows"] == 10
+    assert [file["path"] for file in tables[("marts", "fct_margins")]["files"]] == [
+        "marts.fct_margins/data.parquet"
+    ]
 
 
 def test_publish_keeps_two_parquet_versions(settings: Settings) -> None:
