@@ -56,6 +56,7 @@ from scale_company import scale_company
 from llmeter.demo.command import source_environment
 from llmeter.demo.company import DemoOptions
 from llmeter.demo.fake_apis import FakeProviderServer
+from llmeter.settings import DEFAULT_MEMORY_LIMIT
 
 logger = logging.getLogger(__name__)
 
@@ -526,7 +527,9 @@ def parse_arguments() -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each step (median)")
     parser.add_argument(
-        "--memory-limit", default="4GB", help="LLMETER_MEMORY_LIMIT of every step (default 4GB)"
+        "--memory-limit",
+        default=DEFAULT_MEMORY_LIMIT,
+        help=f"LLMETER_MEMORY_LIMIT of every step (default {DEFAULT_MEMORY_LIMIT})",
     )
     parser.add_argument(
         "--workdir",

@@ -14,9 +14,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from llmeter.settings import DEFAULT_MEMORY_LIMIT
+
 
 def connect(
-    path: Path, *, memory_limit: str = "4GB", read_only: bool = False
+    path: Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT, read_only: bool = False
 ) -> duckdb.DuckDBPyConnection:
     """Open the DuckDB file at `path` in UTC with `memory_limit`."""
     if not read_only:
@@ -32,7 +34,7 @@ def connect(
 
 @contextmanager
 def connection(
-    path: Path, *, memory_limit: str = "4GB", read_only: bool = False
+    path: Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT, read_only: bool = False
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open a connection for the duration of a `with` block and always close it."""
     opened = connect(path, memory_limit=memory_limit, read_only=read_only)

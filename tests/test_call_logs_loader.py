@@ -18,7 +18,9 @@ from llmeter.extract import SourceSkippedError
 from llmeter.settings import Settings
 from llmeter.steps import RunContext
 from pipelines.call_logs import extract
+from pipelines.call_logs.loader import group_files, load_spool
 from pipelines.call_logs.settings import CALLS_SCHEMA
+from pipelines.call_logs.spool import SpoolFile, SpoolFolder
 
 SECRET = "SECRET PROMPT do not store"
 # Past 2^53 a float64 cannot hold every integer, so an inferred DOUBLE column would round it.
@@ -545,16 +547,13 @@ def test_empty_folder_loads_nothing(spool: tuple[Settings, Path]) -> None:
     assert table_contents(settings) == {table: [] for table in TABLES}
 
 
-def test_load_groups_deduplicate(
-    spool: tuple[Settings, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_load_groups_deduplicate(spool: tuple[Settings, Path]) -> None:
     settings, folder = spool
-    monkeypatch.setattr("pipelines.call_logs.loader.LOAD_GROUP_BYTES", 1)
     write_spool_file(folder / "g1.ndjson", line(call_record("grouped")), EARLY)
     write_spool_file(folder / "g2.ndjson", line(call_record("grouped")), LATE)
     write_spool_file(folder / "g3.ndjson", line(call_record("grouped", model="gpt-4o-mini")), LATE)
 
-    results = file_results(run_extract(settings))
+    results = file_results(load_spool(settings, SpoolFolder(str(folder)), group_bytes=1))
 
     assert results["call_logs:g1.ndjson"].rows_loaded == 1
     assert results["call_logs:g2.ndjson"].rows_duplicate == 1
@@ -562,4 +561,109 @@ def test_load_groups_deduplicate(
     assert query(settings, "select count(*) from raw_call_logs._dlt_loads") == [(3,)]
     assert query(settings, "select reason from raw_call_logs.quarantine") == [
         ("conflicting duplicate: event_id first seen in g1.ndjson line 1, which differs in model",)
+    ]
+
+
+def spool_file(name: str, size_bytes: int) -> SpoolFile:
+    return SpoolFile(name=name, url=name, size_bytes=size_bytes, modified_at=EARLY)
+
+
+def test_group_files_by_size() -> None:
+    files = [spool_file("a", 40), spool_file("b", 60), spool_file("c", 1), spool_file("d", 250)]
+
+    groups = group_files(files, group_bytes=100)
+
+    assert [[file.name for file in group] for group in groups] == [["a", "b"], ["c"], ["d"]]
+
+
+def test_group_files_empty() -> None:
+    assert group_files([], group_bytes=100) == []
+
+
+def test_group_bytes_must_be_positive(spool: tuple[Settings, Path]) -> None:
+    settings, folder = spool
+
+    with pytest.raises(ValueError, match="group_bytes must be at least 1, got 0"):
+        load_spool(settings, SpoolFolder(str(folder)), group_bytes=0)
+
+
+# Three files in two load groups: first.ndjson and second.ndjson form the first group and
+# third.ndjson the second, whose repeats of the first group's records are found in the
+# warehouse. Each file has a duplicate, a conflicting duplicate or an invalid line.
+GROUPED_FILES: dict[str, tuple[bytes, dt.datetime]] = {
+    "first.ndjson": (
+        line(call_record("e-1")) + line(call_record("e-2")) + b"{not json\n",
+        dt.datetime(2026, 10, 1, 12, 0, tzinfo=dt.UTC),
+    ),
+    "second.ndjson": (
+        line(call_record("e-1")) + line(call_record("e-3")) + line(call_record("e-3")),
+        dt.datetime(2026, 10, 1, 12, 5, tzinfo=dt.UTC),
+    ),
+    "third.ndjson": (
+        line(call_record("e-2"))
+        + line(call_record("e-3", output_tokens=99))
+        + line(call_record("e-4"))
+        + line(call_record("e-1")),
+        dt.datetime(2026, 10, 1, 12, 10, tzinfo=dt.UTC),
+    ),
+}
+
+
+def test_groups_count_every_line(spool: tuple[Settings, Path]) -> None:
+    settings, folder = spool
+    for name, (content, modified) in GROUPED_FILES.items():
+        write_spool_file(folder / name, content, modified)
+    first_group_bytes = sum(
+        len(GROUPED_FILES[name][0]) for name in ("first.ndjson", "second.ndjson")
+    )
+
+    results = file_results(
+        load_spool(settings, SpoolFolder(str(folder)), group_bytes=first_group_bytes)
+    )
+
+    counts = {
+        subject: (result.rows_read, result.rows_loaded, result.rows_duplicate, result.rows_rejected)
+        for subject, result in results.items()
+    }
+    assert counts == {
+        "call_logs:first.ndjson": (3, 2, 0, 1),
+        "call_logs:second.ndjson": (3, 1, 2, 0),
+        "call_logs:third.ndjson": (4, 1, 2, 1),
+    }
+    read = sum(result.rows_read or 0 for result in results.values())
+    loaded = sum(result.rows_loaded or 0 for result in results.values())
+    duplicate = sum(result.rows_duplicate or 0 for result in results.values())
+    rejected = sum(result.rows_rejected or 0 for result in results.values())
+    assert read == 10
+    assert read == loaded + duplicate + rejected
+    assert query(settings, "select count(*) from raw_call_logs._dlt_loads") == [(2,)]
+    assert query(
+        settings, "select event_id, source_file from raw_call_logs.llm_calls order by event_id"
+    ) == [
+        ("e-1", "first.ndjson"),
+        ("e-2", "first.ndjson"),
+        ("e-3", "second.ndjson"),
+        ("e-4", "third.ndjson"),
+    ]
+    assert query(
+        settings,
+        "select source_file, line_number, reason from raw_call_logs.quarantine"
+        " order by source_file",
+    ) == [
+        ("first.ndjson", 3, "invalid JSON: the line does not parse as JSON"),
+        (
+            "third.ndjson",
+            2,
+            "conflicting duplicate: event_id first seen in second.ndjson line 2,"
+            " which differs in output_tokens",
+        ),
+    ]
+    assert query(
+        settings,
+        "select file_name, lines_read, rows_loaded, rows_duplicate, rows_rejected"
+        " from raw_call_logs.loaded_files order by file_name",
+    ) == [
+        ("first.ndjson", 3, 2, 0, 1),
+        ("second.ndjson", 3, 1, 2, 0),
+        ("third.ndjson", 4, 1, 2, 1),
     ]
