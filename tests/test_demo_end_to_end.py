@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import DemoBuild
+from tests.conftest import PROJECT_ROOT, DemoBuild
+from tests.dbt_helpers import run_dbt
 
 pytestmark = pytest.mark.slow
 
@@ -176,3 +177,21 @@ def test_demo_summary_names_loss_makers(demo_build: DemoBuild) -> None:
     first_customer = lines[header + 2]
     assert first_customer.split()[0] == unprofitable["customer_id"]
     assert "turned_unprofitable 2026-09-01 (model_mix)" in first_customer
+
+
+def test_dbt_unit_tests_pass_on_the_demo_warehouse(demo_copy: DemoBuild) -> None:
+    # The build step leaves the unit tests out, so they run here against the demo's tables.
+    target = demo_copy.root / "unit-test-target"
+    result = run_dbt(
+        PROJECT_ROOT,
+        ["test", "--select", "test_type:unit"],
+        warehouse=demo_copy.warehouse,
+        target_path=target,
+        extra_env={"LLMETER_AS_OF": demo_copy.as_of},
+    )
+
+    assert result.returncode == 0, result.stdout[-6000:]
+    results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
+    assert len(results) == 23
+    assert {entry["status"] for entry in results} == {"pass"}
+    assert all(entry["unique_id"].startswith("unit_test.") for entry in results)
