@@ -3,8 +3,13 @@
     incremental by UTC day: each run rebuilds the days that hold a call priced since the model's
     own last build. int_llm_calls_priced re-prices the look-back days, the late call logs, the
     days of `llmeter run --since/--until` and, after a price change, every call, so these are
-    exactly the days whose inputs can have changed. Each model keeps the `priced_at` of the calls
-    it read, which makes the rule hold after a run that failed halfway, too.
+    the days whose inputs can have changed. Each model keeps the `priced_at` of the calls it
+    read, which makes the rule hold after a run that failed halfway, too.
+
+    NOTE: a provider's restated cost reaches int_llm_calls_allocated only for days that are also
+    re-priced, so a provider look-back (SOURCES__<PROVIDER>__LOOKBACK_DAYS) longer than
+    `call_logs_lookback_days` needs the var raised to match. The daily models that read these
+    (allocation, daily costs and margins, anomaly scores) are still rebuilt in full every run.
 #}
 
 {#- The start time of this dbt invocation, UTC, as a TIMESTAMP literal. -#}

@@ -115,6 +115,9 @@ def finish_pending_load(pipeline: dlt.Pipeline) -> None:
 
 def run_dlt(pipeline: dlt.Pipeline, batch: ParsedBatch, loaded_at: dt.datetime) -> None:
     """Append the three tables in one dlt load, every column declared."""
+    # NOTE: dlt writes the Arrow tables to Parquet and then inserts them, which with the double
+    # parse of `validate` keeps the loader near a quarter of DuckDB's own NDJSON read rate on two
+    # idle cores (BENCHMARKS.md).
     tables = (
         (CALLS_TABLE, batch.calls, CALLS_SCHEMA),
         (QUARANTINE_TABLE, batch.quarantine, QUARANTINE_SCHEMA),

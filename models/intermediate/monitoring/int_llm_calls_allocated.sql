@@ -8,6 +8,9 @@
 
     Incremental by UTC day: a run rebuilds the days of the calls priced since this model's last
     build (macro days_priced_since_last_build).
+
+    NOTE: the exact split over every call is the slowest step of a full build at ten million
+    calls (60 s of 150 s, BENCHMARKS.md); only the tag costs need it.
 #}
 
 {{ config(
