@@ -17,14 +17,7 @@
     on_schema_change='fail',
 ) }}
 
-{%- set component_quantities = [
-    ('input_uncached', 'input_uncached_tokens'),
-    ('cache_read', 'cache_read_tokens'),
-    ('cache_write_5m', 'cache_write_5m_tokens'),
-    ('cache_write_1h', 'cache_write_1h_tokens'),
-    ('output', 'output_tokens'),
-    ('web_search_request', 'web_search_requests'),
-] %}
+{%- set component_quantities = llmeter.price_component_columns() %}
 
 with
 

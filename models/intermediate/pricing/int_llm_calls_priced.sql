@@ -37,14 +37,7 @@
 {%- set lookback_days = var('call_logs_lookback_days', 3) | int -%}
 {%- set rebuild_since_date = var('rebuild_since_date', '') -%}
 {%- set rebuild_until_date = var('rebuild_until_date', '') -%}
-{%- set component_quantities = [
-    ('input_uncached', 'input_uncached_tokens'),
-    ('cache_read', 'cache_read_tokens'),
-    ('cache_write_5m', 'cache_write_5m_tokens'),
-    ('cache_write_1h', 'cache_write_1h_tokens'),
-    ('output', 'output_tokens'),
-    ('web_search_request', 'web_search_requests'),
-] -%}
+{%- set component_quantities = llmeter.price_component_columns() -%}
 {%- set components = component_quantities | map('first') | list -%}
 
 with
