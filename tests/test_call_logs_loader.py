@@ -494,6 +494,29 @@ def test_json_type_change_between_files(spool: tuple[Settings, Path]) -> None:
     ]
 
 
+def test_call_dated_after_tomorrow_rejected(spool: tuple[Settings, Path]) -> None:
+    settings, folder = spool
+    tomorrow = dt.datetime.now(dt.UTC) + dt.timedelta(hours=23)
+    write_spool_file(
+        folder / "clocks.ndjson",
+        line(call_record("c-1", occurred_at=tomorrow.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        + line(call_record("c-2", occurred_at="2099-01-01T00:00:00Z")),
+        EARLY,
+    )
+
+    results = file_results(run_extract(settings))
+
+    clocks = results["call_logs:clocks.ndjson"]
+    assert (clocks.rows_read, clocks.rows_loaded, clocks.rows_rejected) == (2, 1, 1)
+    assert query(settings, "select event_id from raw_call_logs.llm_calls") == [("c-1",)]
+    assert query(settings, "select reason from raw_call_logs.quarantine") == [
+        (
+            "invalid occurred_at: expected a time at most a day after the load,"
+            " got '2099-01-01T00:00:00Z'",
+        )
+    ]
+
+
 def test_changed_file_not_reloaded(spool: tuple[Settings, Path]) -> None:
     settings, folder = spool
     path = folder / "grows.ndjson"

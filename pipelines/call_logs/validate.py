@@ -140,11 +140,18 @@ def timestamp_check(field: RecordField) -> list[str]:
         f"invalid {field.name}: expected an RFC 3339 timestamp with an offset,"
         " like 2026-10-01T12:00:00Z, got '"
     )
+    # A call dated later than that comes from a client whose clock is wrong; priced on its
+    # future day it would also move the re-pricing look-back of later runs.
+    future = sql_string(
+        f"invalid {field.name}: expected a time at most a day after the load, got '"
+    )
     return [
         f"when {json_type_of(field.name)} <> 'VARCHAR' then"
         f" {rejection(field, 'an RFC 3339 timestamp string')}",
         f"when not regexp_matches({value}, {sql_string(OCCURRED_AT_PATTERN)})"
         f" or {field.name}_value is null then {invalid} || left({value}, 40) || ''''",
+        f"when {field.name}_value > current_timestamp + interval 1 day"
+        f" then {future} || left({value}, 40) || ''''",
     ]
 
 

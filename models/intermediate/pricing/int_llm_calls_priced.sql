@@ -18,9 +18,9 @@
     why. A call is never priced at $0 for lack of a price.
 
     Incremental by event_id: each run re-prices the calls of the last
-    `call_logs_lookback_days` UTC days before the latest day already priced (default 3), the
-    calls loaded since the latest load already priced (late call logs of any day), and the
-    days between the vars `rebuild_since_date` and `rebuild_until_date` that `llmeter run
+    `call_logs_lookback_days` UTC days (default 3) before the latest day already priced that is
+    not after the as-of date, the calls loaded since the latest load already priced (late call
+    logs of any day), and the days between the vars `rebuild_since_date` and `rebuild_until_date` that `llmeter run
     --since/--until` passes. Every row stores the fingerprint of the price list; the pre-hook
     deletes all rows when the fingerprint changed, so a changed seed re-prices the whole
     history, including calls loaded before their price row existed.
@@ -71,6 +71,9 @@ calls as (
                         cast('1900-01-01' as date)
                     )
                 from {{ this }} as priced
+                -- a call dated after today (a client with a wrong clock) must not move the
+                -- look-back past the days the providers restate
+                where priced.usage_date <= {{ llmeter.as_of_date() }}
             )
             or loaded_at > (
                 select coalesce(max(priced.loaded_at), cast('1900-01-01' as timestamp))
