@@ -140,8 +140,8 @@ def timestamp_check(field: RecordField) -> list[str]:
         f"invalid {field.name}: expected an RFC 3339 timestamp with an offset,"
         " like 2026-10-01T12:00:00Z, got '"
     )
-    # A call dated later than that comes from a client whose clock is wrong; priced on its
-    # future day it would also move the re-pricing look-back of later runs.
+    # A call dated later than that comes from a client whose clock runs ahead. Priced on its
+    # future day, it would also move the re-pricing look-back of later runs.
     future = sql_string(
         f"invalid {field.name}: expected a time at most a day after the load, got '"
     )
