@@ -98,7 +98,7 @@ class StepFigures:
         return max(run.peak_rss_bytes for run in self.runs)
 
     def median_step_seconds(self, step: str) -> float:
-        """The median wall time of one step of `llmeter run` over the repeats; 0 if never run."""
+        """Return the median wall time of one step of `llmeter run` over the repeats, or 0."""
         times = [run.step_seconds[step] for run in self.runs if step in run.step_seconds]
         return statistics.median(times) if times else 0.0
 

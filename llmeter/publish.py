@@ -769,7 +769,7 @@ def _parquet_query(relation: Relation, condition: str) -> str:
     DuckDB 2.0.1 writes a Parquet column as REQUIRED when the statistics of the rows written
     show no nulls. So files of one table written from different rows would disagree, and a
     reader that takes the schema of the first file would get it wrong for the others. The
-    second branch of the union can return a row of nulls as far as the optimizer knows
+    second branch of the union may return a row of nulls as far as the optimizer can tell
     (`random() < 0` is never true), so every column is OPTIONAL in every file, as it is in the
     published table, which has no NOT NULL constraint.
     """

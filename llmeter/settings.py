@@ -14,10 +14,10 @@ from pathlib import Path
 
 DEFAULT_WAREHOUSE = "warehouse/llmeter.duckdb"
 DEFAULT_PUBLISHED = "warehouse/published/llmeter.duckdb"
-# DuckDB's memory_limit bounds what DuckDB's buffer manager holds, not the whole process: at 10
-# million calls the dbt build's process peaked 0.3 to 0.7 GiB above a 4GB limit (BENCHMARKS.md).
-# 3GB aims to keep each step's process, and so the run, below 4 GB: the extract and build steps
-# run in child processes, so one step's memory is not held while the next runs.
+# DuckDB's memory_limit bounds DuckDB's buffer manager, not the whole process. With 3GB, the dbt
+# process of a full run at 10 million calls peaked at 3.18 GiB and the whole run at 3.29 GiB
+# (BENCHMARKS.md), under 4 GB. The extract and build steps run in child processes, so one
+# step's memory is returned before the next step starts.
 DEFAULT_MEMORY_LIMIT = "3GB"
 
 

@@ -179,7 +179,7 @@ def test_demo_summary_names_loss_makers(demo_build: DemoBuild) -> None:
     assert "turned_unprofitable 2026-09-01 (model_mix)" in first_customer
 
 
-def test_dbt_unit_tests_pass_on_the_demo_warehouse(demo_copy: DemoBuild) -> None:
+def test_dbt_unit_tests_pass(demo_copy: DemoBuild) -> None:
     # The build step leaves the unit tests out, so they run here against the demo's tables.
     target = demo_copy.root / "unit-test-target"
     result = run_dbt(

@@ -49,11 +49,10 @@ from pipelines.common import make_pipeline
 logger = logging.getLogger(__name__)
 
 # Spool bytes parsed and loaded together. A group's spool files stay memory-mapped and its parsed
-# rows stay in memory as Arrow until its dlt load ends. The load's peak resident memory was
-# about 0.35 GiB plus 2.2 times the group size: 0.9 GiB at 256 MiB, 1.4 GiB at 512 MiB, 2.5 GiB
-# at 1 GiB and 4.6 GiB at 2 GiB (bench/load_call_logs.py, 4 million records in 8 MiB files, on
-# 2 cores), and each of the four took 37 to 40 s of CPU time. A single larger file still forms
-# one group.
+# rows stay in memory as Arrow until its dlt load ends. Loading 4 million records in 8 MiB files
+# (bench/load_call_logs.py, 2 cores), the peak resident memory was about 0.35 GiB plus 2.2 times
+# the group size: 0.9 GiB at 256 MiB, 1.4 GiB at 512 MiB, 2.5 GiB at 1 GiB, 4.6 GiB at 2 GiB.
+# All four took 37 to 40 s of CPU time. A single larger file still forms one group.
 LOAD_GROUP_BYTES = 256 * 1024**2
 
 # dlt settings of this pipeline, applied where the dlt config does not set them. Row groups of

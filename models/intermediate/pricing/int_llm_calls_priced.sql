@@ -71,8 +71,8 @@ calls as (
                         cast('1900-01-01' as date)
                     )
                 from {{ this }} as priced
-                -- a call dated after today (a client with a wrong clock) must not move the
-                -- look-back past the days the providers restate
+                -- a call dated after the as-of date (a client clock ahead, or a run as of an
+                -- earlier day) must not move the look-back past the days providers restate
                 where priced.usage_date <= {{ llmeter.as_of_date() }}
             )
             or loaded_at > (
